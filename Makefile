@@ -1,0 +1,60 @@
+# The two set-up commands are `make run` and `make test` (README.md).
+# Everything the tests need is installed here, so both work on a fresh machine.
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+APT_PACKAGES := awscli softhsm2 opensc curl wrk hyperfine
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test lint typecheck pytest system-deps node-deps services bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/cks serve --host 127.0.0.1 --port 4599
+
+# Debian packages the tests drive: the AWS CLI v2, SoftHSM2 and pkcs11-tool, curl, wrk.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The AWS SDK for JavaScript v3, for the JS client tests.
+node-deps: tests/js/node_modules/.installed
+tests/js/node_modules/.installed: tests/js/package.json
+	cd tests/js && npm install --no-audit --no-fund --silent
+	touch $@
+
+# PostgreSQL is started before the session on this kind of machine; start it if it stopped.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+	  (pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2) || \
+	  echo "PostgreSQL is not running; its tests fail under CI=true and are skipped otherwise"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
+
+test: $(STAMP) system-deps node-deps services lint typecheck pytest
+
+bench: $(STAMP) system-deps
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache

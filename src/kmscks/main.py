@@ -1,0 +1,40 @@
+"""The `cks` command: dispatches to a subcommand, importing only that subcommand's module.
+
+`cks kms ...` must start fast, so nothing heavy is imported here: each subcommand's module
+is imported only when it is chosen.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+# subcommand -> (module, help). The module exposes `main(argv: list[str]) -> int`.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("kmscks.server", "run the KMS custom key store server"),
+    "xks-proxy": ("kmscks.xksproxy.cli", "run the bundled XKS proxy, or `init` its config"),
+    "kms": ("kmscks.cli.main", "aws-compatible `kms` client commands"),
+    "cloudhsm": ("kmscks.cloudhsm.admin_cli", "admin commands for simulated CloudHSM clusters"),
+}
+
+USAGE = "usage: cks <command> [options]\n\ncommands:\n" + "".join(
+    f"  {name:<10} {help_text}\n" for name, (_, help_text) in SUBCOMMANDS.items()
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if args[0] == "--version":
+        from kmscks import __version__
+
+        sys.stdout.write(f"cks {__version__}\n")
+        return 0
+    entry = SUBCOMMANDS.get(args[0])
+    if entry is None:
+        sys.stderr.write(f"cks: unknown command '{args[0]}'\n\n{USAGE}")
+        return 2
+    module = import_module(entry[0])
+    return int(module.main(args[1:]) or 0)
