@@ -1,0 +1,133 @@
+"""One AWS JSON 1.1 request in, one response out, independent of the HTTP server.
+
+api layer. Routing by X-Amz-Target to a registered API (a botocore model plus the service
+object whose snake_case methods implement its operations), authentication, JSON parsing,
+model-driven validation, the call, and model-driven serialization. Every failure is an AWS-style
+error body; an unexpected exception is logged and answered as the model's internal error
+without details.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kmscks.api.auth import Authenticator
+from kmscks.api.model import ServiceModel
+from kmscks.api.serialize import OutputSerializer
+from kmscks.api.validation import InputValidator
+from kmscks.errors import INTERNAL_ERROR_CODE, ServiceError
+from kmscks.service.operations import Caller
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+_CONTENT_TYPE = "application/x-amz-json-1.1"
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake_case(operation: str) -> str:
+    return _SNAKE.sub("_", operation).lower()
+
+
+@dataclass(frozen=True)
+class _Route:
+    model: ServiceModel
+    call: Operation
+    validate: Callable[[dict[str, Any]], None]
+    serialize: Callable[[dict[str, Any] | None], dict[str, Any]]
+    internal_error: str
+
+
+class Api:
+    """A service model bound to the object that implements its operations."""
+
+    def __init__(self, model: ServiceModel, implementation: object, internal_error: str) -> None:
+        validator = InputValidator(model)
+        serializer = OutputSerializer(model)
+        self.model = model
+        self.routes: dict[str, _Route] = {}
+        for operation in model.raw["operations"]:
+            call = getattr(implementation, snake_case(operation), None)
+            if call is None:
+                continue  # not served here: answered as UnknownOperationException
+            self.routes[operation] = _Route(
+                model,
+                call,
+                validator.for_operation(operation),
+                serializer.for_operation(operation),
+                internal_error,
+            )
+
+
+class RequestHandler:
+    def __init__(self, apis: list[Api], authenticator: Authenticator) -> None:
+        self._routes: dict[str, _Route] = {}
+        for api in apis:
+            for operation, route in api.routes.items():
+                self._routes[f"{api.model.target_prefix}.{operation}"] = route
+        self._authenticator = authenticator
+        self._error_model = apis[0].model
+
+    async def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        request_id = str(uuid.uuid4())
+        route: _Route | None = None
+        try:
+            if method == "GET" and path == "/_cks/health":
+                return 200, [("content-type", "application/json")], b'{"status":"ok"}'
+            route = self._routes.get(headers.get("x-amz-target", ""))
+            if route is None or method != "POST":
+                raise ServiceError(
+                    "UnknownOperationException",
+                    "The operation in the X-Amz-Target header is not known to this server.",
+                )
+            principal = self._authenticator.authenticate(
+                method=method,
+                path=path,
+                query=query,
+                headers=headers,
+                body=body,
+                service=route.model.signing_name,
+            )
+            params = _parse_body(body)
+            route.validate(params)
+            result = await route.call(Caller(principal.account_id, principal.region), params)
+            payload = orjson.dumps(route.serialize(result))
+            return 200, _headers(request_id), payload
+        except ServiceError as error:
+            model = route.model if route else self._error_model
+            return _error(request_id, model.error_status(error.code), error.code, error.message)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            code = route.internal_error if route else INTERNAL_ERROR_CODE
+            return _error(request_id, 500, code, "An internal error occurred. Retry the request.")
+
+
+def _parse_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        params = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ServiceError("SerializationException", "The request body is not valid JSON.")
+    if not isinstance(params, dict):
+        raise ServiceError("SerializationException", "The request body must be a JSON object.")
+    return params
+
+
+def _headers(request_id: str) -> list[tuple[str, str]]:
+    return [("content-type", _CONTENT_TYPE), ("x-amzn-requestid", request_id)]
+
+
+def _error(request_id: str, status: int, code: str, message: str) -> Response:
+    return status, _headers(request_id), orjson.dumps({"__type": code, "message": message})

@@ -1,0 +1,280 @@
+"""Model-driven input validation with AWS's ValidationException wording.
+
+api layer. A validator is compiled once per operation from the botocore input shape: required,
+type, min/max length, full-match pattern, enum and integer range. Business rules never live
+here. A wrong JSON type is a SerializationException (as AWS JSON services answer it); every
+constraint failure becomes one item of a ValidationException message:
+
+    1 validation error detected: Value '5000' at 'limit' failed to satisfy constraint:
+    Member must have value less than or equal to 1000
+
+Several failures are joined with "; " after "N validation errors detected: ". The value of a
+sensitive member is never echoed ("Value at 'keyStorePassword' failed ...").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from kmscks.api.model import ServiceModel, Shape
+from kmscks.errors import ServiceError
+
+Check = Callable[[Any, str, list[str]], None]
+
+
+class _TypeMismatch(Exception):
+    pass
+
+
+def validation_message(problems: list[str]) -> str:
+    count = len(problems)
+    noun = "error" if count == 1 else "errors"
+    return f"{count} validation {noun} detected: " + "; ".join(problems)
+
+
+def _member_path(parent: str, member: str) -> str:
+    name = member[:1].lower() + member[1:]
+    return f"{parent}.{name}" if parent else name
+
+
+def _problem(value: Any, path: str, sensitive: bool, constraint: str) -> str:
+    if value is None:
+        shown = "Value null"
+    elif sensitive:
+        shown = "Value"
+    else:
+        shown = f"Value '{value}'"
+    return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
+
+
+class _Compiler:
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        self.cache: dict[str, Check] = {}
+
+    def compile(self, shape_name: str) -> Check:
+        if shape_name not in self.cache:
+            # Placeholder first: recursive shapes refer to themselves.
+            self.cache[shape_name] = lambda value, path, problems: self.cache[shape_name](
+                value, path, problems
+            )
+            self.cache[shape_name] = self._build(self.model.shape(shape_name))
+        return self.cache[shape_name]
+
+    def _build(self, shape: Shape) -> Check:
+        kind = shape["type"]
+        builder = {
+            "structure": self._structure,
+            "string": self._string,
+            "integer": self._integer,
+            "long": self._integer,
+            "boolean": self._boolean,
+            "list": self._list,
+            "map": self._map,
+            "timestamp": self._timestamp,
+            "blob": self._blob,
+            "double": self._number,
+            "float": self._number,
+        }.get(kind)
+        if builder is None:
+            return lambda value, path, problems: None
+        return builder(shape)
+
+    def _structure(self, shape: Shape) -> Check:
+        required = set(shape.get("required", ()))
+        members = [
+            (name, self.compile(spec["shape"]), name in required)
+            for name, spec in shape.get("members", {}).items()
+        ]
+
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if not isinstance(value, dict):
+                raise _TypeMismatch(f"Expected an object at '{path or 'input'}'")
+            for name, member_check, is_required in members:
+                member_value = value.get(name)
+                member_path = _member_path(path, name)
+                if member_value is None:
+                    if is_required:
+                        problems.append(
+                            _problem(None, member_path, False, "Member must not be null")
+                        )
+                    continue
+                member_check(member_value, member_path, problems)
+
+        return check
+
+    def _string(self, shape: Shape) -> Check:
+        sensitive = bool(shape.get("sensitive"))
+        minimum, maximum = shape.get("min"), shape.get("max")
+        enum = shape.get("enum")
+        pattern_text = shape.get("pattern")
+        # Every model pattern is a full-string match (the contract, section 2).
+        pattern = re.compile(pattern_text, re.ASCII) if pattern_text else None
+
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if not isinstance(value, str):
+                raise _TypeMismatch(f"Expected a string at '{path}'")
+            if enum is not None and value not in enum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        sensitive,
+                        f"Member must satisfy enum value set: [{', '.join(enum)}]",
+                    )
+                )
+            if minimum is not None and len(value) < minimum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        sensitive,
+                        f"Member must have length greater than or equal to {minimum}",
+                    )
+                )
+            if maximum is not None and len(value) > maximum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        sensitive,
+                        f"Member must have length less than or equal to {maximum}",
+                    )
+                )
+            if pattern is not None and not pattern.fullmatch(value):
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        sensitive,
+                        f"Member must satisfy regular expression pattern: {pattern_text}",
+                    )
+                )
+
+        return check
+
+    def _integer(self, shape: Shape) -> Check:
+        minimum, maximum = shape.get("min"), shape.get("max")
+
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _TypeMismatch(f"Expected an integer at '{path}'")
+            if minimum is not None and value < minimum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        False,
+                        f"Member must have value greater than or equal to {minimum}",
+                    )
+                )
+            if maximum is not None and value > maximum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        False,
+                        f"Member must have value less than or equal to {maximum}",
+                    )
+                )
+
+        return check
+
+    def _boolean(self, shape: Shape) -> Check:
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if not isinstance(value, bool):
+                raise _TypeMismatch(f"Expected a boolean at '{path}'")
+
+        return check
+
+    def _number(self, shape: Shape) -> Check:
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _TypeMismatch(f"Expected a number at '{path}'")
+
+        return check
+
+    _timestamp = _number
+
+    def _blob(self, shape: Shape) -> Check:
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if not isinstance(value, str):
+                raise _TypeMismatch(f"Expected a base64 string at '{path}'")
+
+        return check
+
+    def _list(self, shape: Shape) -> Check:
+        item = self.compile(shape["member"]["shape"])
+        minimum, maximum = shape.get("min"), shape.get("max")
+
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if not isinstance(value, list):
+                raise _TypeMismatch(f"Expected a list at '{path}'")
+            if minimum is not None and len(value) < minimum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        False,
+                        f"Member must have length greater than or equal to {minimum}",
+                    )
+                )
+            if maximum is not None and len(value) > maximum:
+                problems.append(
+                    _problem(
+                        value,
+                        path,
+                        False,
+                        f"Member must have length less than or equal to {maximum}",
+                    )
+                )
+            for index, element in enumerate(value, start=1):
+                if element is None:
+                    problems.append(
+                        _problem(None, f"{path}.{index}.member", False, "Member must not be null")
+                    )
+                else:
+                    item(element, f"{path}.{index}.member", problems)
+
+        return check
+
+    def _map(self, shape: Shape) -> Check:
+        key_check = self.compile(shape["key"]["shape"])
+        value_check = self.compile(shape["value"]["shape"])
+
+        def check(value: Any, path: str, problems: list[str]) -> None:
+            if not isinstance(value, dict):
+                raise _TypeMismatch(f"Expected an object at '{path}'")
+            for key, element in value.items():
+                key_check(key, f"{path}.key", problems)
+                if element is not None:
+                    value_check(element, f"{path}.value", problems)
+
+        return check
+
+
+class InputValidator:
+    """Validates the input of every operation of one service model."""
+
+    def __init__(self, model: ServiceModel) -> None:
+        self._compiler = _Compiler(model)
+        self._model = model
+
+    def for_operation(self, operation: str) -> Callable[[dict[str, Any]], None]:
+        shape_name = self._model.input_shape_name(operation)
+        check = self._compiler.compile(shape_name) if shape_name else None
+
+        def validate(params: dict[str, Any]) -> None:
+            if check is None:
+                return
+            problems: list[str] = []
+            try:
+                check(params, "", problems)
+            except _TypeMismatch as mismatch:
+                raise ServiceError("SerializationException", str(mismatch))
+            if problems:
+                raise ServiceError("ValidationException", validation_message(problems))
+
+        return validate

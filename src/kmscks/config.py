@@ -1,0 +1,205 @@
+"""Server configuration: the `--config` TOML file of `cks serve`, checked at start-up.
+
+Every setting is documented in docs/configuration.md. Relative paths are taken relative to the
+config file's folder. An unknown or mistyped setting stops the server with a clear message
+rather than being ignored. Imports nothing from the other layers.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ACCESS_KEY_ID = "test"
+DEFAULT_SECRET_ACCESS_KEY = "test"
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class VpcEndpointService:
+    """A VPC endpoint service that VPC_ENDPOINT_SERVICE external key stores may use."""
+
+    name: str
+    owner: str
+    private_dns_name: str
+    address: str  # host:port where the proxy behind the service listens
+    # The requirements KMS checks (XksProxyVpcEndpointServiceInvalidConfigurationException):
+    acceptance_required: bool = False
+    availability_zones: int = 2
+    private_dns_verified: bool = True
+    # Whether the service allows the cks.kms.<region>.amazonaws.com principal.
+    allows_kms: bool = True
+
+
+@dataclass(frozen=True)
+class XksSettings:
+    resolve: dict[str, str] = field(default_factory=dict)
+    ca_bundle: Path | None = None
+    allow_http: frozenset[str] = frozenset()
+    timeout_ms: int = 250
+    retries: int = 1
+    system_dns: bool = True
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    credentials: tuple[Credential, ...] = (
+        Credential(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, DEFAULT_ACCOUNT_ID),
+    )
+    xks: XksSettings = XksSettings()
+    vpc_endpoint_services: tuple[VpcEndpointService, ...] = ()
+    master_key: str | None = None
+    custom_key_store_quota: int = 10
+    transition_delay_ms: int = 100
+    lease_seconds: float = 10.0
+    max_clock_skew_seconds: int = 900
+    default_page_size: int = 100
+
+
+_SECTIONS = {"server", "limits", "credentials", "xks", "vpc_endpoint_services"}
+
+
+def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table.pop(key)
+    if isinstance(value, bool) and kind in (int, float):
+        raise ConfigError(f"{where}.{key} must be a number, not {value!r}")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}.{key} must be of type {names}, not {value!r}")
+    return value
+
+
+def _no_leftovers(table: dict[str, Any], where: str) -> None:
+    if table:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(sorted(table))}")
+
+
+def _path(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _credentials(items: Any, builtin: Credential) -> tuple[Credential, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("[[credentials]] must be an array of tables")
+    found = [builtin]
+    for index, item in enumerate(items):
+        where = f"credentials[{index}]"
+        table = dict(item)
+        credential = Credential(
+            _take(table, "access_key_id", str, where),
+            _take(table, "secret_access_key", str, where),
+            _take(table, "account_id", str, where),
+        )
+        _no_leftovers(table, where)
+        if not (len(credential.account_id) == 12 and credential.account_id.isdigit()):
+            raise ConfigError(f"{where}.account_id must be 12 digits")
+        if any(c.access_key_id == credential.access_key_id for c in found):
+            raise ConfigError(f"{where}.access_key_id {credential.access_key_id!r} is repeated")
+        found.append(credential)
+    return tuple(found)
+
+
+def _xks(table: dict[str, Any], base: Path) -> XksSettings:
+    table = dict(table)
+    settings: dict[str, Any] = {}
+    if "resolve" in table:
+        resolve = _take(table, "resolve", dict, "xks")
+        for host, address in resolve.items():
+            if not isinstance(address, str) or ":" not in address:
+                raise ConfigError(f"xks.resolve[{host!r}] must be 'host:port'")
+        settings["resolve"] = {host.lower(): address for host, address in resolve.items()}
+    for name in ("ca_bundle", "client_cert", "client_key"):
+        if name in table:
+            settings[name] = _path(base, _take(table, name, str, "xks"))
+    if "allow_http" in table:
+        settings["allow_http"] = frozenset(
+            h.lower() for h in _take(table, "allow_http", list, "xks")
+        )
+    for name in ("timeout_ms", "retries"):
+        if name in table:
+            settings[name] = _take(table, name, int, "xks")
+    if "system_dns" in table:
+        settings["system_dns"] = _take(table, "system_dns", bool, "xks")
+    _no_leftovers(table, "[xks]")
+    if ("client_cert" in settings) != ("client_key" in settings):
+        raise ConfigError("xks.client_cert and xks.client_key go together")
+    return XksSettings(**settings)
+
+
+def _vpc_services(items: Any) -> tuple[VpcEndpointService, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("[[vpc_endpoint_services]] must be an array of tables")
+    services = []
+    for index, item in enumerate(items):
+        where = f"vpc_endpoint_services[{index}]"
+        table = dict(item)
+        values: dict[str, Any] = {
+            name: _take(table, name, str, where)
+            for name in ("name", "owner", "private_dns_name", "address")
+        }
+        for name, kind in (
+            ("acceptance_required", bool),
+            ("availability_zones", int),
+            ("private_dns_verified", bool),
+            ("allows_kms", bool),
+        ):
+            if name in table:
+                values[name] = _take(table, name, kind, where)
+        _no_leftovers(table, where)
+        services.append(VpcEndpointService(**values))
+    return tuple(services)
+
+
+def load_config(path: Path | None) -> ServerConfig:
+    """Read and check a config file; None gives the defaults."""
+    if path is None:
+        return ServerConfig()
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}")
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}")
+    unknown = set(data) - _SECTIONS
+    if unknown:
+        raise ConfigError(f"unknown section(s) in {path}: {', '.join(sorted(unknown))}")
+    base = path.parent
+    defaults = ServerConfig()
+    values: dict[str, Any] = {}
+    values["credentials"] = _credentials(data.get("credentials", []), defaults.credentials[0])
+    if "xks" in data:
+        values["xks"] = _xks(data["xks"], base)
+    if "vpc_endpoint_services" in data:
+        values["vpc_endpoint_services"] = _vpc_services(data["vpc_endpoint_services"])
+    server = dict(data.get("server", {}))
+    for name, kind in (
+        ("master_key", str),
+        ("transition_delay_ms", int),
+        ("lease_seconds", (int, float)),
+        ("max_clock_skew_seconds", int),
+        ("default_page_size", int),
+    ):
+        if name in server:
+            values[name] = _take(server, name, kind, "server")
+    _no_leftovers(server, "[server]")
+    limits = dict(data.get("limits", {}))
+    if "custom_key_stores" in limits:
+        values["custom_key_store_quota"] = _take(limits, "custom_key_stores", int, "limits")
+    _no_leftovers(limits, "[limits]")
+    return ServerConfig(**values)

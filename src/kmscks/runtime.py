@@ -1,0 +1,98 @@
+"""The composition root of `cks serve`: builds one server process from its options.
+
+Wires config, store, connectors, service, transition worker and the api layer together; the
+only module that knows every layer. Each granian worker process calls `create_app()`, which
+reads the options the parent process put in the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kmscks.api.auth import Authenticator
+from kmscks.api.handler import Api, RequestHandler
+from kmscks.api.model import load_service_model
+from kmscks.api.rsgi import RsgiApp
+from kmscks.config import ServerConfig, load_config
+from kmscks.connectors.cloudhsm import NoClusters
+from kmscks.connectors.xks import XksConnector
+from kmscks.service.markers import MarkerCodec
+from kmscks.service.operations import KeyStoreService
+from kmscks.service.secrets import Sealer, derive_key, load_master_key
+from kmscks.service.transitions import TransitionWorker
+from kmscks.store.sql import SqlStore, open_store
+
+OPTIONS_VARIABLE = "CKS_SERVE_OPTIONS"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    data_dir: str
+    database_url: str | None = None
+    config_path: str | None = None
+    log_level: str = "info"
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServeOptions:
+        return cls(**json.loads(os.environ[OPTIONS_VARIABLE]))
+
+
+@dataclass
+class Process:
+    """Everything one server process runs."""
+
+    config: ServerConfig
+    store: SqlStore
+    service: KeyStoreService
+    worker: TransitionWorker
+    handler: RequestHandler
+
+
+def build_process(options: ServeOptions) -> Process:
+    config = load_config(Path(options.config_path) if options.config_path else None)
+    data_dir = Path(options.data_dir)
+    store = open_store(options.database_url, data_dir)
+    master_key = load_master_key(config.master_key, data_dir)
+    worker_ref: list[TransitionWorker] = []
+    service = KeyStoreService(
+        store=store,
+        config=config,
+        xks=XksConnector(config.xks, config.vpc_endpoint_services),
+        clusters=NoClusters(),
+        sealer=Sealer(master_key),
+        markers=MarkerCodec(derive_key(master_key, "marker-v1")),
+        wake_worker=lambda: worker_ref[0].wake() if worker_ref else None,
+    )
+    worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
+    worker_ref.append(worker)
+    authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
+    kms = Api(load_service_model("kms"), service, internal_error="KMSInternalException")
+    handler = RequestHandler([kms], authenticator)
+    return Process(config, store, service, worker, handler)
+
+
+def create_app() -> RsgiApp:
+    """granian's factory: one app per worker process."""
+    options = ServeOptions.from_env()
+    logging.basicConfig(
+        level=options.log_level.upper(),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+    )
+    process = build_process(options)
+    tasks: list[asyncio.Task[None]] = []
+
+    def on_start(loop: asyncio.AbstractEventLoop) -> None:
+        tasks.append(loop.create_task(process.worker.run()))
+
+    def on_stop() -> None:
+        process.worker.stop()
+
+    return RsgiApp(process.handler, on_start, on_stop)

@@ -1,0 +1,97 @@
+"""`cks serve`: the KMS custom key store server.
+
+Checks the options, the config file and the database in this process (so a mistake is a clear
+message and exit code 2, not a crashed worker), then runs granian with N worker processes, each
+building its own runtime (kmscks.runtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cks"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cks serve", description="Serve the AWS KMS custom key store API (AWS JSON 1.1)."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4599, help="port to listen on (4599)")
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"folder of the SQLite database and the master key ({default_data_dir()})",
+    )
+    store.add_argument(
+        "--database-url",
+        help="postgresql://user@host:port/db to share one database between processes",
+    )
+    parser.add_argument("--config", type=Path, help="TOML config file (docs/configuration.md)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    parser.add_argument(
+        "--key-dir",
+        type=Path,
+        help="folder of the master key when --database-url is used (default: the data dir)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from kmscks.config import ConfigError, load_config
+    from kmscks.runtime import OPTIONS_VARIABLE, ServeOptions
+    from kmscks.service.secrets import MasterKeyError, load_master_key
+    from kmscks.store.sql import StoreUnavailable, open_store
+
+    if args.workers < 1:
+        sys.stderr.write("cks serve: --workers must be at least 1\n")
+        return 2
+    data_dir = (args.key_dir or args.data_dir or default_data_dir()).resolve()
+    config_path = args.config.resolve() if args.config else None
+    try:
+        config = load_config(config_path)
+        load_master_key(config.master_key, data_dir)
+        open_store(args.database_url, data_dir).close()  # creates or upgrades the schema
+    except (ConfigError, MasterKeyError, StoreUnavailable, OSError) as error:
+        sys.stderr.write(f"cks serve: {error}\n")
+        return 2
+    options = ServeOptions(
+        data_dir=str(data_dir),
+        database_url=args.database_url,
+        config_path=str(config_path) if config_path else None,
+        log_level=args.log_level,
+    )
+    os.environ[OPTIONS_VARIABLE] = options.to_env()
+
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    sys.stderr.write(
+        f"cks serve: listening on http://{args.host}:{args.port}"
+        f" ({'PostgreSQL' if args.database_url else f'SQLite in {data_dir}'},"
+        f" {args.workers} worker{'s' if args.workers > 1 else ''})\n"
+    )
+    Granian(
+        "kmscks.runtime:create_app",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.RSGI,
+        workers=args.workers,
+        factory=True,
+        log_level=LogLevels(args.log_level),
+        log_access=False,
+        respawn_failed_workers=True,
+    ).serve()
+    return 0

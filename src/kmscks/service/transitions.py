@@ -1,0 +1,111 @@
+"""The transition worker: carries out Connect and Disconnect after they have answered `{}`.
+
+service layer. Every server process runs one. It claims due CONNECTING/DISCONNECTING stores
+through the database with a lease (a conditional update, so exactly one process takes each),
+works out where each ends, and finishes it with a conditional update that also checks the
+transition generation, so a late finish never overwrites a newer Connect or Disconnect. A
+transition whose process died is claimed again once its lease expires; one left by a stopped
+server is claimed when any server starts. Nothing stays CONNECTING forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from kmscks.service.states import State
+from kmscks.store.records import StoreRecord
+from kmscks.store.sql import SqlStore, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Finisher = Callable[[StoreRecord], Awaitable[tuple[State, str | None]]]
+
+_CLAIM_BATCH = 32
+_MAX_IN_FLIGHT = 256
+
+
+class TransitionWorker:
+    def __init__(
+        self,
+        store: SqlStore,
+        finish: Finisher,
+        lease_seconds: float,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self._store = store
+        self._finish = finish
+        self._lease_seconds = lease_seconds
+        self._poll_interval = poll_interval
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """A transition was just scheduled here: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = self._claim()
+            except StoreUnavailable as error:
+                log.warning("transition worker cannot reach the store: %s", error)
+                claimed = []
+            for record in claimed:
+                task = asyncio.create_task(self._carry_out(record))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            if claimed:
+                continue
+            await self._sleep()
+        for task in list(self._in_flight):
+            task.cancel()
+
+    def _claim(self) -> list[StoreRecord]:
+        room = _MAX_IN_FLIGHT - len(self._in_flight)
+        if room <= 0:
+            return []
+        now = time.time()
+        return self._store.claim_due(
+            self.owner, now, now + self._lease_seconds, min(room, _CLAIM_BATCH)
+        )
+
+    async def _sleep(self) -> None:
+        timeout = self._poll_interval
+        try:
+            next_time = self._store.next_transition_time()
+        except StoreUnavailable:
+            next_time = None
+        if next_time is not None:
+            timeout = min(timeout, max(0.0, next_time - time.time()))
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    async def _carry_out(self, record: StoreRecord) -> None:
+        try:
+            state, code = await self._finish(record)
+        except Exception:
+            log.exception("transition of %s failed", record.id)
+            state, code = State.FAILED, "INTERNAL_ERROR"
+        if state == State.FAILED and record.connection_state == State.DISCONNECTING:
+            state, code = State.DISCONNECTED, None
+        try:
+            if not self._store.finish_transition(record, state, code):
+                log.info("transition of %s was superseded", record.id)
+        except StoreUnavailable as error:
+            # The lease expires and another claim finishes it.
+            log.warning("cannot finish the transition of %s: %s", record.id, error)

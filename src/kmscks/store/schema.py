@@ -1,0 +1,82 @@
+"""The versioned database schema: an ordered list of migrations, applied once each.
+
+store layer. A database records its version in `schema_version`; opening it applies the
+migrations it has not seen, in one transaction, so an upgrade keeps the data. New migrations
+are appended, never edited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    # Statements per dialect ("sqlite", "postgres").
+    statements: dict[str, tuple[str, ...]]
+
+
+def _stores_table(seq_column: str, real: str) -> str:
+    return f"""
+CREATE TABLE custom_key_stores (
+    seq {seq_column},
+    id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    store_type TEXT NOT NULL,
+    connection_state TEXT NOT NULL,
+    creation_date {real} NOT NULL,
+    connection_error_code TEXT,
+    cloudhsm_cluster_id TEXT,
+    trust_anchor_certificate TEXT,
+    key_store_password_sealed TEXT,
+    xks_connectivity TEXT,
+    xks_access_key_id TEXT,
+    xks_secret_sealed TEXT,
+    xks_uri_endpoint TEXT,
+    xks_uri_path TEXT,
+    xks_vpc_service_name TEXT,
+    xks_vpc_service_owner TEXT,
+    transition_due {real},
+    transition_generation INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until {real},
+    key_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (account_id, region, name)
+)"""
+
+
+_COMMON_INDEXES = (
+    # Keyset pagination: a page costs the same whatever the table's size.
+    "CREATE INDEX custom_key_stores_page ON custom_key_stores (account_id, region, seq)",
+    # The transition worker looks only at stores with a pending transition.
+    "CREATE INDEX custom_key_stores_due ON custom_key_stores (transition_due)"
+    " WHERE transition_due IS NOT NULL",
+    # XKS uniqueness rules look endpoints and endpoint services up across accounts.
+    "CREATE INDEX custom_key_stores_xks_endpoint ON custom_key_stores"
+    " (region, lower(xks_uri_endpoint)) WHERE xks_uri_endpoint IS NOT NULL",
+    "CREATE INDEX custom_key_stores_vpc_service ON custom_key_stores"
+    " (region, xks_vpc_service_name) WHERE xks_vpc_service_name IS NOT NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "custom key stores",
+        {
+            "sqlite": (
+                _stores_table("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
+                *_COMMON_INDEXES,
+            ),
+            "postgres": (
+                _stores_table("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+                *_COMMON_INDEXES,
+            ),
+        },
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
