@@ -109,7 +109,7 @@ class Proxy:
         self._authenticate(store, method, path, query, headers, body)
         try:
             document = json.loads(body) if body else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise ValidationException("the request body is not valid JSON")
         ctx = operations.Context(store, self._backends)
         if operation == "health":
