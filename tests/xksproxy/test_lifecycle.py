@@ -1,0 +1,205 @@
+"""The proxy as an operator runs it: credential rotation without a restart, a token that goes
+away, software keys that survive a restart, and bad configs that fail cleanly."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+from xks_helpers import (
+    AKID,
+    AKID2,
+    API,
+    PIN,
+    SECRET,
+    SECRET2,
+    SOFTHSM_MODULE,
+    BotocoreSigner,
+    ProxyProcess,
+    Reply,
+    b64,
+    make_token,
+    metadata_for,
+    start_proxy,
+    store_toml,
+)
+
+HEALTH = {"requestMetadata": metadata_for("health")}
+
+
+def _health(proxy: ProxyProcess, prefix: str = "", akid: str = AKID, secret: str = SECRET) -> Reply:
+    signer = BotocoreSigner()
+    try:
+        return signer.post(f"{proxy.url}{prefix}{API}/health", HEALTH, akid=akid, secret=secret)
+    finally:
+        signer.close()
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _config(credentials, reload_interval: float) -> str:
+    return f"[server]\nreload_interval_seconds = {reload_interval}\n" + store_toml(
+        "", "software", credentials
+    )
+
+
+@pytest.mark.parametrize("trigger", ["file-change", "sighup"])
+def test_credentials_rotate_without_restart(tmp_path, trigger):
+    # With SIGHUP the polling interval is an hour, so only the signal can cause the reload.
+    interval = 0.1 if trigger == "file-change" else 3600
+    proxy = start_proxy(tmp_path, _config([(AKID, SECRET)], interval))
+    config = tmp_path / "config.toml"
+
+    def rewrite(credentials) -> None:
+        config.write_text(_config(credentials, interval))
+        if trigger == "sighup":
+            proxy.process.send_signal(signal.SIGHUP)
+
+    try:
+        assert _health(proxy).status == 200
+        assert _health(proxy, akid=AKID2, secret=SECRET2).status == 401
+        # Step 1: both pairs are valid while KMS is switched over.
+        rewrite([(AKID, SECRET), (AKID2, SECRET2)])
+        assert _eventually(lambda: _health(proxy, akid=AKID2, secret=SECRET2).status == 200)
+        assert _health(proxy).status == 200
+        # Step 2: the old pair is dropped.
+        rewrite([(AKID2, SECRET2)])
+        assert _eventually(lambda: _health(proxy).status == 401)
+        assert _health(proxy, akid=AKID2, secret=SECRET2).status == 200
+        # A broken config is logged and ignored: the current credentials stay in force.
+        config.write_text("this is not toml [")
+        if trigger == "sighup":
+            proxy.process.send_signal(signal.SIGHUP)
+        assert _eventually(lambda: "keeping the current credentials" in proxy.log())
+        assert _health(proxy, akid=AKID2, secret=SECRET2).status == 200
+        assert proxy.process.poll() is None
+    finally:
+        proxy.stop()
+
+
+def test_software_keys_survive_a_restart_and_stay_wrapped(tmp_path):
+    text = store_toml("", "software")
+    proxy = start_proxy(tmp_path, text)
+    signer = BotocoreSigner()
+    try:
+        body = {
+            "requestMetadata": metadata_for("encrypt"),
+            "plaintext": b64(b"persist me"),
+            "encryptionAlgorithm": "AES_GCM",
+        }
+        sealed = signer.post(f"{proxy.url}{API}/keys/foo/encrypt", body).body
+        proxy.stop()
+        wrapping = tmp_path / "data" / "wrapping.key"
+        assert wrapping.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "data" / "keys.json").stat().st_mode & 0o777 == 0o600
+        stored = json.loads((tmp_path / "data" / "keys.json").read_text())["keys"]
+        assert set(stored) == {"foo", "enc-only", "dec-only", "no-usage"}
+        assert all(len(base64.b64decode(blob)) == 40 for blob in stored.values())  # wrapped: 32+8
+        proxy = start_proxy(tmp_path, text)
+        body = {
+            "requestMetadata": metadata_for("decrypt"),
+            "encryptionAlgorithm": "AES_GCM",
+            **sealed,
+        }
+        reply = signer.post(f"{proxy.url}{API}/keys/foo/decrypt", body)
+        assert base64.b64decode(reply.body["plaintext"]) == b"persist me"
+        assert "persist me" not in proxy.log()
+    finally:
+        signer.close()
+        proxy.stop()
+
+
+def test_token_removed_makes_health_unavailable(tmp_path):
+    token = make_token(tmp_path / "hsm", label="removable")
+    text = store_toml("", "pkcs11") + (
+        f'\n[pkcs11]\nmodule = "{SOFTHSM_MODULE}"\ntoken_label = "removable"\npin = "{PIN}"\n'
+    )
+    proxy = start_proxy(tmp_path, text, env=token.env)
+    signer = BotocoreSigner()
+    encrypt = {
+        "requestMetadata": metadata_for("encrypt"),
+        "plaintext": b64(b"x"),
+        "encryptionAlgorithm": "AES_GCM",
+    }
+    try:
+        health = _health(proxy)
+        assert health.body["ekmFleetDetails"][0]["healthStatus"] == "ACTIVE"
+        assert signer.post(f"{proxy.url}{API}/keys/foo/encrypt", encrypt).status == 200
+        token.remove()
+        health = _health(proxy)
+        assert health.status == 200
+        [ekm] = health.body["ekmFleetDetails"]
+        assert (ekm["id"], ekm["healthStatus"]) == ("removable", "UNAVAILABLE")
+        assert ekm["model"].startswith("SoftHSM v2")  # the last known model is still reported
+        reply = signer.post(f"{proxy.url}{API}/keys/foo/encrypt", encrypt)
+        assert (reply.status, reply.error) == (500, "InternalException")
+        assert "Traceback" not in proxy.log()
+    finally:
+        signer.close()
+        proxy.stop()
+
+
+def test_missing_token_at_start_is_unavailable_not_a_crash(tmp_path):
+    token = make_token(tmp_path / "hsm", label="present")
+    text = store_toml("", "pkcs11") + (
+        f'\n[pkcs11]\nmodule = "{SOFTHSM_MODULE}"\ntoken_label = "absent"\npin = "{PIN}"\n'
+    )
+    proxy = start_proxy(tmp_path, text, env=token.env)
+    try:
+        health = _health(proxy)
+        assert health.body["ekmFleetDetails"][0]["healthStatus"] == "UNAVAILABLE"
+    finally:
+        proxy.stop()
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kmscks", "xks-proxy", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server\n", "not valid TOML"),
+        ("[server]\nport = 'x'\n", "server.port"),
+        ("[server]\n", "at least one store"),
+        ("[server]\nbogus = 1\n" + store_toml("", "software"), "unknown setting(s) bogus"),
+        (store_toml("/trailing/", "software"), "uri_path_prefix"),
+        (store_toml("", "software", [("short", SECRET)]), "access_key_id"),
+        (store_toml("", "software", [(AKID, "short")]), "secret_access_key"),
+        (store_toml("", "software", [(AKID, SECRET)] * 3), "1 or 2"),
+        (store_toml("", "pkcs11"), "no [pkcs11] section"),
+        (store_toml("", "software") + store_toml("", "software"), "duplicate uri_path_prefix"),
+        ('[server]\ntls_cert = "c.pem"\n' + store_toml("", "software"), "given together"),
+    ],
+)
+def test_bad_config_exits_2_with_a_message(tmp_path, text, message):
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    done = _run_cli("--config", str(config))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr
+
+
+def test_missing_config_file(tmp_path):
+    done = _run_cli("--config", str(tmp_path / "nope.toml"))
+    assert done.returncode == 2 and "cannot read" in done.stderr
