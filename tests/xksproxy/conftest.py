@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from xks_helpers import (
+
+from tests.xksproxy.xks_helpers import (
     API,
     PIN,
     REGION,

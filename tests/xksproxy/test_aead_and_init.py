@@ -8,10 +8,9 @@ import re
 import subprocess
 import sys
 
-from xks_helpers import API, BotocoreSigner, metadata_for, start_proxy
-
 from kmscks.xksproxy import aead, config
 from kmscks.xksproxy.init import new_access_key_id, new_secret
+from tests.xksproxy.xks_helpers import API, BotocoreSigner, metadata_for, start_proxy
 
 
 def test_spec_worked_integrity_value_example():

@@ -10,7 +10,8 @@ import base64
 from collections.abc import Iterator
 
 import pytest
-from xks_helpers import AKID, SECRET, SIGNERS, Signer, b64, metadata_for
+
+from tests.xksproxy.xks_helpers import AKID, SECRET, SIGNERS, Signer, b64, metadata_for
 
 
 @pytest.fixture(params=sorted(SIGNERS))
@@ -153,3 +154,29 @@ def test_bad_credentials_are_authentication_failed(signer, shared_proxy, akid, s
             shared_proxy.base("software") + path, body, akid=akid, secret=secret, region=region
         )
         assert (reply.status, reply.error) == (401, "AuthenticationFailedException")
+
+
+def test_large_plaintext_and_aad(signer, shared_proxy, backend):
+    # The AWS test client's case: 4 KiB plaintext, 8 KiB AAD (curl may send Expect: 100-continue).
+    base = shared_proxy.base(backend)
+    plaintext, aad = bytes(range(256)) * 17, bytes(8192)
+    sealed = signer.post(
+        base + "/keys/foo/encrypt",
+        _body(
+            "encrypt",
+            plaintext=b64(plaintext[:4300]),
+            additionalAuthenticatedData=b64(aad),
+            encryptionAlgorithm="AES_GCM",
+        ),
+    )
+    assert sealed.status == 200, sealed.body
+    plain = signer.post(
+        base + "/keys/foo/decrypt",
+        _body(
+            "decrypt",
+            additionalAuthenticatedData=b64(aad),
+            encryptionAlgorithm="AES_GCM",
+            **sealed.body,
+        ),
+    )
+    assert base64.b64decode(plain.body["plaintext"]) == plaintext[:4300]

@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-from xks_helpers import (
+
+from tests.xksproxy.xks_helpers import (
     AKID,
     AKID2,
     API,

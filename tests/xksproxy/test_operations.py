@@ -7,7 +7,8 @@ import hashlib
 import os
 
 import pytest
-from xks_helpers import b64, metadata_for
+
+from tests.xksproxy.xks_helpers import b64, metadata_for
 
 
 def _encrypt(call, key_id="foo", plaintext=b"Hello World!", aad=b"", **extra):

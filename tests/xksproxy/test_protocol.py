@@ -12,7 +12,16 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from xks_helpers import AKID, API, REGION, SECRET, SERVICE, Aws4AuthSigner, metadata_for
+
+from tests.xksproxy.xks_helpers import (
+    AKID,
+    API,
+    REGION,
+    SECRET,
+    SERVICE,
+    Aws4AuthSigner,
+    metadata_for,
+)
 
 HEALTH = {"requestMetadata": metadata_for("health")}
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from xks_helpers import (
+
+from kmscks.xksproxy import certs
+from tests.xksproxy.xks_helpers import (
     API,
     BotocoreSigner,
     ProxyProcess,
@@ -23,8 +25,6 @@ from xks_helpers import (
     start_proxy,
     store_toml,
 )
-
-from kmscks.xksproxy import certs
 
 HEALTH = {"requestMetadata": metadata_for("health")}
 
