@@ -1,0 +1,263 @@
+"""Command-line parsing the way awscli v2 does it: global options, then the operation's options.
+
+Layer: cli. awscli builds its parsers on argparse (so abbreviations, `--opt=value` and the error
+texts follow argparse); this module does the same with the options derived from the model
+(spec.py), the pagination options (`--starting-token`, `--page-size`, `--max-items`, with the raw
+`--limit`/`--marker` kept but hidden), `--cli-input-json|yaml` and `--generate-cli-skeleton`.
+Must not import botocore, yaml, jmespath or server code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from difflib import get_close_matches
+from typing import Any, NoReturn
+
+from kmscks.cli import shorthand, spec
+from kmscks.cli.errors import (
+    PROG,
+    USAGE,
+    ArgParseError,
+    ParamError,
+    UnknownArgumentError,
+)
+
+OUTPUT_CHOICES = ["json", "text", "table", "yaml", "yaml-stream"]
+SKELETON_CHOICES = ["input", "output", "yaml-input"]
+# Commands cks adds beside the six operations; they never change an operation's output.
+EXTRA_COMMANDS = ["explain-connection-error"]
+CONNECTION_STATES = ["CONNECTED", "CONNECTING", "FAILED", "DISCONNECTED", "DISCONNECTING"]
+
+
+class VersionAction(argparse.Action):
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        from kmscks.cli.help import version_string
+
+        sys.stdout.write(version_string() + "\n")
+        raise SystemExit(0)
+
+
+class CLIArgParser(argparse.ArgumentParser):
+    """argparse with awscli's error text (exit 252) and its two-column invalid-choice list."""
+
+    choices_per_line = 2
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            prog=PROG,
+            usage=USAGE,
+            add_help=False,
+            conflict_handler="resolve",
+            formatter_class=argparse.RawTextHelpFormatter,
+            **kwargs,
+        )
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is None or value in choices:
+            return
+        listed = list(choices)
+        lines = ["Invalid choice, valid choices are:\n"]
+        for start in range(0, len(listed), self.choices_per_line):
+            row = listed[start : start + self.choices_per_line]
+            lines.append(" | ".join(f"{choice:<40}" for choice in row))
+        possible = get_close_matches(value, listed, cutoff=0.8)
+        if possible:
+            extra = [f"\n\nInvalid choice: {value!r}, maybe you meant:\n"]
+            extra.extend(f"  * {word}" for word in possible)
+            lines.extend(extra)
+        raise argparse.ArgumentError(action, "\n".join(lines))
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgParseError(f"{self.format_usage()}\n{self.prog}: error: {message}\n")
+
+
+def global_parser() -> CLIArgParser:
+    """awscli's main parser: the global options (awscli/data/cli.json) and the command."""
+    parser = CLIArgParser()
+    add = parser.add_argument
+    add("--debug", action="store_true")
+    add("--endpoint-url")
+    add("--no-verify-ssl", action="store_false", dest="verify_ssl")
+    add("--no-paginate", action="store_false", dest="paginate")
+    add("--output", choices=OUTPUT_CHOICES)
+    add("--query")
+    add("--profile")
+    add("--region")
+    add("--version", action=VersionAction, nargs=0)
+    add("--color", choices=["on", "off", "auto"], default="auto")
+    add("--no-sign-request", action="store_false", dest="sign_request")
+    add("--ca-bundle", dest="ca_bundle")
+    # The timeouts are converted later with int(), so a bad value fails with Python's own
+    # message and exit 255, as in the AWS CLI (aws-cli-behaviour.md §9).
+    add("--cli-read-timeout", dest="read_timeout")
+    add("--cli-connect-timeout", dest="connect_timeout")
+    add("--cli-binary-format", choices=["base64", "raw-in-base64-out"])
+    add("--no-cli-pager", action="store_true")
+    add("--cli-auto-prompt", action="store_true")
+    add("--no-cli-auto-prompt", action="store_true")
+    add("command", choices=["kms"])
+    return parser
+
+
+def service_parser() -> CLIArgParser:
+    parser = CLIArgParser()
+    parser.add_argument("operation", choices=spec.operation_names() + EXTRA_COMMANDS)
+    return parser
+
+
+def _overrides_required(argv: list[str]) -> bool:
+    # awscli looks for the literal option names in argv (OverrideRequiredArgsArgument).
+    if "--cli-input-json" in argv or "--cli-input-yaml" in argv:
+        return True
+    if "--generate-cli-skeleton" in argv:
+        at = argv.index("--generate-cli-skeleton")
+        return argv[at + 1 : at + 2] != ["output"]
+    return False
+
+
+def operation_parser(command: str, argv: list[str]) -> CLIArgParser:
+    operation = spec.operation(command)
+    parser = CLIArgParser()
+    required = set(operation["input"]["required"]) if not _overrides_required(argv) else set()
+    for option, member in operation["options"].items():
+        shape = spec.members(operation["input"])[member]
+        kind = int if shape["type"] in ("integer", "long") else str
+        parser.add_argument(
+            f"--{option}", dest=_dest(option), type=kind, required=member in required
+        )
+    parser.add_argument("--cli-input-json", dest="cli_input_json")
+    parser.add_argument("--cli-input-yaml", dest="cli_input_yaml")
+    if operation["paginator"]:
+        parser.add_argument("--starting-token", dest="starting_token")
+        parser.add_argument("--page-size", dest="page_size", type=int)
+        parser.add_argument("--max-items", dest="max_items", type=int)
+    parser.add_argument(
+        "--generate-cli-skeleton", nargs="?", const="input", choices=SKELETON_CHOICES
+    )
+    if command == "describe-custom-key-stores":
+        # cks-only and opt-in: without --watch the output is exactly the AWS CLI's.
+        parser.add_argument("--watch", action="store_true")
+        parser.add_argument("--watch-interval", type=float, default=2.0)
+        parser.add_argument("--until-state", choices=CONNECTION_STATES)
+    parser.add_argument("help", nargs="?")
+    return parser
+
+
+def _dest(option: str) -> str:
+    return "member_" + option.replace("-", "_")
+
+
+def parse_operation(command: str, argv: list[str]) -> argparse.Namespace:
+    """Parse an operation's own options; leftovers are awscli's "Unknown options" error."""
+    parsed, remaining = operation_parser(command, argv).parse_known_args(argv)
+    if parsed.help and parsed.help != "help":
+        remaining.append(parsed.help)
+    if remaining:
+        raise UnknownArgumentError("Unknown options: " + ", ".join(remaining))
+    return parsed
+
+
+def load_paramfile(name: str, value: str) -> str:
+    """awscli's `file://` parameter values (v2 dropped http(s):// fetching)."""
+    for prefix in ("file://", "fileb://"):
+        if value.startswith(prefix):
+            path = os.path.expandvars(os.path.expanduser(value[len(prefix) :]))
+            try:
+                if prefix == "fileb://":
+                    with open(path, "rb") as binary:
+                        return binary.read().decode("utf-8", "replace")
+                with open(path, encoding="utf-8") as text:
+                    return text.read()
+            except UnicodeDecodeError:
+                raise ParamError(
+                    name,
+                    f"Unable to load paramfile ({path}), text contents could not be decoded.  "
+                    "If this is a binary file, please use the fileb:// prefix instead of the "
+                    "file:// prefix.",
+                )
+            except OSError as error:
+                raise ParamError(name, f"Unable to load paramfile {value}: {error}")
+    return value
+
+
+def _unpack(option: str, shape: spec.Shape, value: str) -> Any:
+    kind = shape["type"]
+    if kind in ("integer", "long"):
+        return int(value)
+    if kind == "structure":
+        if value.lstrip()[:1] == "{":
+            import json
+
+            try:
+                return json.loads(value)
+            except ValueError as error:
+                raise ParamError(f"--{option}", f"Invalid JSON: {error}\nJSON received: {value}")
+        try:
+            return shorthand.parse(value)
+        except (shorthand.ShorthandParseError, shorthand.DuplicateKeyError) as error:
+            raise ParamError(f"--{option}", str(error))
+    return value
+
+
+def call_parameters(command: str, parsed: argparse.Namespace) -> dict[str, Any]:
+    """The operation's parameters from its options, in model order (as awscli builds them)."""
+    operation = spec.operation(command)
+    shapes = spec.members(operation["input"])
+    params: dict[str, Any] = {}
+    for option, member in operation["options"].items():
+        value = getattr(parsed, _dest(option))
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = load_paramfile(f"--{option}", value)
+        params[member] = _unpack(option, shapes[member], value)
+    for name in ("cli_input_json", "cli_input_yaml", "starting_token"):
+        # awscli runs every option value through the file:// loader once, before the
+        # cli-input customisation reads the file a second time (the /dev/stdin quirk).
+        value = getattr(parsed, name, None)
+        if isinstance(value, str):
+            loaded = load_paramfile("--" + name.replace("_", "-"), value)
+            if name == "starting_token":
+                parsed.starting_token = loaded
+    return params
+
+
+def merge_cli_input(parsed: argparse.Namespace, params: dict[str, Any]) -> dict[str, Any]:
+    """Apply --cli-input-json/--cli-input-yaml: explicit options win over the input's keys."""
+    given = [name for name in ("cli_input_json", "cli_input_yaml") if getattr(parsed, name)]
+    if not given:
+        return params
+    from kmscks.cli.errors import ParamValidationError
+
+    if len(given) != 1:
+        raise ParamValidationError("Only one --cli-input- parameter may be specified.")
+    name = given[0]
+    raw = load_paramfile("--" + name.replace("_", "-"), getattr(parsed, name))
+    loaded: Any
+    if name == "cli_input_json":
+        import json
+
+        try:
+            loaded = json.loads(raw)
+        except ValueError:
+            raise ParamError("cli-input-json", "Invalid JSON received.")
+    else:
+        from ruamel.yaml import YAML, YAMLError
+
+        try:
+            loaded = YAML(typ="safe", pure=True).load(raw)
+        except YAMLError:
+            raise ParamError("cli-input-yaml", "Invalid YAML received.")
+    if not isinstance(loaded, dict):
+        raise ParamError(
+            "--" + name.replace("_", "-"),
+            f"Invalid type: expecting map, received {type(loaded)}",
+        )
+    merged = dict(params)
+    for key, value in loaded.items():
+        if key not in merged:
+            merged[key] = value
+    return merged

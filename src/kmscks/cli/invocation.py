@@ -1,0 +1,261 @@
+"""One `cks kms <operation>` run, in the order the AWS CLI v2 checks things.
+
+Layer: cli. Global values (--query, --endpoint-url, timeouts, cli_timestamp_format), the
+operation's options, pagination flags, parameter files, --generate-cli-skeleton,
+--cli-input-*, region, endpoint, validation, credentials, the call(s) and the output (through
+the pager on a terminal). Must not import server code; botocore is never imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from kmscks.cli import arguments, spec
+from kmscks.cli.errors import ParamValidationError
+from kmscks.cli.output import Query, write_response
+from kmscks.cli.paginate import PageIterator
+from kmscks.cli.settings import Settings
+from kmscks.cli.shaping import shape_value
+from kmscks.cli.transport import Endpoint
+from kmscks.cli.validation import validate
+
+
+class DebugLog:
+    """--debug: botocore-style log lines on stderr (`asctime - thread - logger - level - msg`)."""
+
+    def __call__(self, logger: str, message: str) -> None:
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        sys.stderr.write(
+            f"{stamp},{int(now % 1 * 1000):03d} - MainThread - {logger} - DEBUG - {message}\n"
+        )
+
+
+def _timeout(value: str | None) -> float | None:
+    if value is None:
+        return 60.0
+    seconds = int(value)  # a bad value fails with Python's own message (exit 255), like aws
+    return float(seconds) if seconds else None
+
+
+class Invocation:
+    def __init__(
+        self, options: argparse.Namespace, environ: dict[str, str], argv: list[str]
+    ) -> None:
+        self.options = options
+        self.environ = environ
+        self.argv = argv
+        self.settings = Settings(environ, options.profile)
+        self.query: Query | None = None
+        self.debug: DebugLog | None = DebugLog() if options.debug else None
+        self.timestamp_format = "iso8601"
+
+    def resolve_globals(self) -> None:
+        """awscli's top-level-args-parsed and session-initialized handlers, in order."""
+        options = self.options
+        if self.debug:
+            from kmscks.cli.help import version_string
+
+            for _ in range(2):
+                self.debug("awscli.clidriver", f"CLI version: {version_string()}")
+                self.debug("awscli.clidriver", f"Arguments entered to CLI: {['kms', *self.argv]!r}")
+        if options.query is not None:
+            try:
+                self.query = Query(options.query)
+            except Exception as error:
+                raise ParamValidationError(f"Bad value for --query {options.query}: {error}")
+        if options.endpoint_url is not None and not urlsplit(options.endpoint_url).scheme:
+            raise ParamValidationError(
+                f'Bad value for --endpoint-url "{options.endpoint_url}": scheme is missing.  '
+                "Must be of the form http://<hostname>/ or https://<hostname>/"
+            )
+        self.read_timeout = _timeout(options.read_timeout)
+        self.connect_timeout = _timeout(options.connect_timeout)
+        self.timestamp_format = self.settings.timestamp_format()
+
+    def run(self, command: str, argv: list[str]) -> int:
+        operation = spec.operation(command)
+        parsed = arguments.parse_operation(command, argv)
+        paginate = bool(self.options.paginate) and operation["paginator"] is not None
+        if operation["paginator"] is not None:
+            paginate = self._check_pagination_options(operation, parsed, paginate)
+        params = arguments.call_parameters(command, parsed)
+        if parsed.generate_cli_skeleton:
+            return self._skeleton(command, parsed.generate_cli_skeleton, params)
+        params = arguments.merge_cli_input(parsed, params)
+        paginator = operation["paginator"]
+        if paginator and (paginator["input_token"] in params or paginator["limit_key"] in params):
+            paginate = False  # raw Limit/Marker in --cli-input-json also turn pagination off
+        max_items = getattr(parsed, "max_items", None)
+        if paginate and max_items is not None and max_items <= 0:
+            sys.stderr.write(
+                "warning: Non-positive values for --max-items may result in undefined behavior.\n"
+            )
+        endpoint = self._endpoint()
+        try:
+            call = self._caller(endpoint, operation)
+            if getattr(parsed, "watch", False):
+                from kmscks.cli.watch import watch
+
+                return watch(call, params, parsed, sys.stdout)
+            response: dict[str, Any] | PageIterator
+            if paginate:
+                response = PageIterator(
+                    call,
+                    params,
+                    paginator,
+                    getattr(parsed, "page_size", None),
+                    max_items,
+                    getattr(parsed, "starting_token", None),
+                )
+            else:
+                response = call(params)
+            self._write(operation["name"], response)
+        finally:
+            endpoint.close()
+        return 0
+
+    def _check_pagination_options(
+        self, operation: dict[str, Any], parsed: argparse.Namespace, paginate: bool
+    ) -> bool:
+        # awscli's check_should_enable_pagination: the raw input token or limit key turns
+        # pagination off silently; --no-paginate with the CLI's own paging options is an error.
+        paginator = operation["paginator"]
+        for member in (paginator["input_token"], paginator["limit_key"]):
+            option = next(o for o, m in operation["options"].items() if m == member)
+            if getattr(parsed, arguments._dest(option)) is not None:
+                paginate = False
+        if not paginate:
+            used = [
+                name
+                for name in ("starting_token", "page_size", "max_items")
+                if getattr(parsed, name, None)
+            ]
+            if used:
+                raise ParamValidationError(
+                    "Cannot specify --no-paginate along with pagination arguments: "
+                    + ", ".join("--" + name.replace("_", "-") for name in used)
+                )
+        return paginate
+
+    def _endpoint(self) -> Endpoint:
+        options = self.options
+        region = self.settings.region(options.region)
+        url = self.settings.endpoint_url(options.endpoint_url, region)
+        from kmscks.cli.help import version_string
+
+        endpoint = Endpoint(
+            url=url,
+            region=region,
+            credentials=None,
+            user_agent=version_string(),
+            verify_ssl=options.verify_ssl,
+            ca_bundle=self.settings.ca_bundle(options.ca_bundle),
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_attempts=self.settings.max_attempts(),
+            debug=self.debug,
+        )
+        if self.debug:
+            self.debug("botocore.regions", f"Endpoint provider result: {endpoint.full_url}")
+        return endpoint
+
+    def _caller(self, endpoint: Endpoint, operation: dict[str, Any]) -> Any:
+        target_prefix = spec.service()["target_prefix"]
+        sign = bool(self.options.sign_request)
+
+        def call(params: dict[str, Any]) -> dict[str, Any]:
+            validate(params, operation["input"])
+            if sign and endpoint.credentials is None:
+                endpoint.credentials = self.settings.credentials()
+            body = endpoint.call(operation["name"], target_prefix, params)
+            shaped: dict[str, Any] = shape_value(body, operation["output"], self.timestamp_format)
+            return shaped
+
+        return call
+
+    def _write(self, operation_name: str, response: dict[str, Any] | PageIterator) -> None:
+        fmt = self.settings.output(self.options.output)
+        stream, pager = self._output_stream()
+        try:
+            write_response(
+                fmt,
+                operation_name,
+                response,
+                self.query,
+                stream,
+                self.options.color,
+                _isatty(sys.stdout),
+            )
+        finally:
+            if pager is not None:
+                assert pager.stdin is not None
+                try:
+                    pager.stdin.close()
+                except BrokenPipeError:
+                    pass
+                pager.wait()
+
+    def _output_stream(self) -> tuple[Any, Any]:
+        """stdout, or the pager's stdin when stdout is a terminal and a pager is configured."""
+        if self.options.no_cli_pager or not _isatty(sys.stdout):
+            return sys.stdout, None
+        command = self.settings.pager()
+        if not command:
+            return sys.stdout, None
+        import subprocess
+
+        env = dict(self.environ)
+        env.setdefault("LESS", "FRX")
+        process = subprocess.Popen(
+            command, shell=True, stdin=subprocess.PIPE, env=env, text=True, encoding="utf-8"
+        )
+        assert process.stdin is not None
+        return process.stdin, process
+
+    def _skeleton(self, command: str, kind: str, params: dict[str, Any]) -> int:
+        operation = spec.operation(command)
+        if kind == "input":
+            sys.stdout.write(operation["skeleton_input"])
+            return 0
+        if kind == "yaml-input":
+            sys.stdout.write(operation["skeleton_yaml_input"])
+            return 0
+        # `output`: awscli stubs a response made of member names and validates it against the
+        # output shape first, which fails for DescribeCustomKeyStores (aws-cli-behaviour.md §6).
+        self.settings.region(self.options.region)
+        fake = _fake_output(operation["output"])
+        validate(fake, operation["output"])
+        validate(params, operation["input"])
+        self._write(
+            operation["name"], shape_value(fake, operation["output"], self.timestamp_format)
+        )
+        return 0
+
+
+def _fake_output(shape: spec.Shape, name: str = "") -> Any:
+    kind = shape["type"]
+    if kind == "structure":
+        return {member: _fake_output(inner, member) for member, inner in shape["members"]}
+    if kind == "list":
+        return [_fake_output(shape["member"], "")]
+    if kind == "string":
+        return name
+    if kind in ("integer", "long"):
+        return 0
+    if kind == "boolean":
+        return True
+    if kind == "timestamp":
+        return 0
+    return None
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,76 @@
+"""Entry point of `cks kms ...`: error handling and exit codes around one invocation.
+
+Layer: cli. Like awscli's error handler chain, every failure ends here as stderr text and the
+AWS CLI's exit code (errors.py). Must not import server code, and keeps botocore, jmespath and
+ruamel.yaml off the path of a plain json describe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from kmscks.cli import arguments, spec
+from kmscks.cli.errors import GENERAL_RC, SIGINT_RC, CLIError
+
+
+def main(argv: list[str]) -> int:
+    """Run `cks kms <argv...>` and return the AWS CLI's exit code."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        return SIGINT_RC
+    except CLIError as error:
+        sys.stderr.write(error.render())
+        return error.rc
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else GENERAL_RC
+    except BrokenPipeError:
+        # The reader went away (`| head`); like the AWS CLI, that is not an error.
+        _silence_stdout()
+        return 0
+    except Exception as error:  # awscli's GeneralExceptionHandler: the message, exit 255
+        sys.stderr.write(f"\n{error}\n")
+        return GENERAL_RC
+    finally:
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _wants_help(argv: list[str]) -> bool:
+    return argv[1:] == ["help"] or "--help" in argv[1:] or "-h" in argv[1:]
+
+
+def _run(argv: list[str]) -> int:
+    if not argv or argv[0] in ("help", "--help", "-h"):
+        from kmscks.cli.help import service_help
+
+        sys.stdout.write(service_help())
+        return 0
+    if argv[0] in (*spec.operation_names(), *arguments.EXTRA_COMMANDS) and _wants_help(argv):
+        from kmscks.cli.help import operation_help
+
+        sys.stdout.write(operation_help(argv[0]))
+        return 0
+    from kmscks.cli.invocation import Invocation
+
+    global_options, remaining = arguments.global_parser().parse_known_args(["kms", *argv])
+    invocation = Invocation(global_options, dict(os.environ), argv)
+    invocation.resolve_globals()
+    parsed, remaining = arguments.service_parser().parse_known_args(remaining)
+    if parsed.operation == "explain-connection-error":
+        from kmscks.cli.explain import explain
+
+        return explain(remaining, sys.stdout)
+    return invocation.run(parsed.operation, remaining)

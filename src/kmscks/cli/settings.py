@@ -1,0 +1,219 @@
+"""Configuration the way the AWS CLI resolves it: options, AWS_* variables, ~/.aws files.
+
+Layer: cli. Reads `~/.aws/config` (AWS_CONFIG_FILE) and `~/.aws/credentials`
+(AWS_SHARED_CREDENTIALS_FILE) with botocore's precedence: command-line option, then environment,
+then the selected profile. Credentials follow the start of botocore's chain: environment
+(skipped when --profile is given), shared credentials file, config file, `credential_process`.
+Must not import botocore or server code; configparser is cheap enough for the hot path.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from kmscks.cli.errors import (
+    CLIError,
+    ConfigurationError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFoundError,
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+
+def _read_ini(path: str) -> dict[str, dict[str, str]]:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read([os.path.expanduser(path)], encoding="utf-8")
+    except configparser.Error as error:
+        raise CLIError(f"Unable to parse config file: {os.path.expanduser(path)}") from error
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
+def _nested(value: str) -> dict[str, str]:
+    # botocore's "sub-section" values: `kms =\n  endpoint_url = ...`
+    result = {}
+    for line in value.splitlines():
+        key, sep, item = line.partition("=")
+        if sep:
+            result[key.strip()] = item.strip()
+    return result
+
+
+class Settings:
+    """Everything the CLI reads from the environment and the ~/.aws files."""
+
+    def __init__(self, environ: dict[str, str], profile_option: str | None) -> None:
+        self.environ = environ
+        self.profile_option = profile_option
+        self.profile_name = (
+            profile_option
+            or environ.get("AWS_PROFILE")
+            or (environ.get("AWS_DEFAULT_PROFILE") or "default")
+        )
+
+    @cached_property
+    def _config_file(self) -> dict[str, dict[str, str]]:
+        return _read_ini(self.environ.get("AWS_CONFIG_FILE", "~/.aws/config"))
+
+    @cached_property
+    def _credentials_file(self) -> dict[str, dict[str, str]]:
+        return _read_ini(self.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"))
+
+    def _config_profile(self, name: str) -> dict[str, str] | None:
+        sections = self._config_file
+        if name == "default" and "default" in sections:
+            return sections["default"]
+        return sections.get(f"profile {name}")
+
+    def profile_exists(self) -> bool:
+        return (
+            self._config_profile(self.profile_name) is not None
+            or self.profile_name in self._credentials_file
+        )
+
+    @cached_property
+    def profile(self) -> dict[str, str]:
+        """The selected profile's config values; an unknown explicit profile is an error."""
+        found = self._config_profile(self.profile_name)
+        if found is None:
+            if self.profile_name != "default" and self.profile_name not in self._credentials_file:
+                raise ProfileNotFoundError(self.profile_name)
+            return {}
+        return found
+
+    def profile_value(self, key: str) -> str | None:
+        return self.profile.get(key)
+
+    def timestamp_format(self) -> str:
+        try:
+            value = self.profile.get("cli_timestamp_format", "iso8601")
+        except ProfileNotFoundError:
+            # awscli falls back to the default here; the unknown profile fails later.
+            value = "iso8601"
+        if value not in ("wire", "iso8601"):
+            raise ConfigurationError(
+                f'Unknown cli_timestamp_format value: {value}, valid values are "wire" or "iso8601"'
+            )
+        return value
+
+    def output(self, option: str | None) -> str:
+        if option:
+            return option
+        env = self.environ.get("AWS_DEFAULT_OUTPUT")
+        if env:
+            return env
+        try:
+            return self.profile_value("output") or "json"
+        except ProfileNotFoundError:
+            return "json"
+
+    def region(self, option: str | None) -> str:
+        for value in (
+            option,
+            self.environ.get("AWS_REGION"),
+            self.environ.get("AWS_DEFAULT_REGION"),
+        ):
+            if value:
+                return value
+        value = self.profile_value("region")
+        if not value:
+            raise NoRegionError()
+        return value
+
+    def endpoint_url(self, option: str | None, region: str) -> str:
+        if option:
+            return option
+        if (
+            self.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true"
+            and (self.profile_value("ignore_configured_endpoint_urls") or "").lower() != "true"
+        ):
+            for name in ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"):
+                if self.environ.get(name):
+                    return self.environ[name]
+            services = self.profile_value("services")
+            if services:
+                section = self._config_file.get(f"services {services}", {})
+                kms = _nested(section.get("kms", ""))
+                if kms.get("endpoint_url"):
+                    return kms["endpoint_url"]
+            if self.profile_value("endpoint_url"):
+                return str(self.profile_value("endpoint_url"))
+        return f"https://kms.{region}.amazonaws.com"
+
+    def ca_bundle(self, option: str | None) -> str | None:
+        return option or self.environ.get("AWS_CA_BUNDLE") or self.profile_value("ca_bundle")
+
+    def max_attempts(self) -> int:
+        value = self.environ.get("AWS_MAX_ATTEMPTS") or self.profile_value("max_attempts")
+        return int(value) if value else 3
+
+    def pager(self) -> str:
+        if "AWS_PAGER" in self.environ:
+            return self.environ["AWS_PAGER"]
+        configured = self.profile.get("cli_pager")
+        if configured is not None:
+            return configured
+        return self.environ.get("PAGER", "less")
+
+    def credentials(self) -> Credentials:
+        """botocore's chain, as far as cks implements it; NoCredentialsError when it ends."""
+        if not self.profile_option:
+            found = self._env_credentials()
+            if found:
+                return found
+        shared = self._credentials_file.get(self.profile_name, {})
+        for source in (shared, self.profile):
+            found = _profile_credentials(source)
+            if found:
+                return found
+        process = self.profile.get("credential_process")
+        if process:
+            return _process_credentials(process)
+        raise NoCredentialsError()
+
+    def _env_credentials(self) -> Credentials | None:
+        access = self.environ.get("AWS_ACCESS_KEY_ID")
+        secret = self.environ.get("AWS_SECRET_ACCESS_KEY")
+        if not access and not secret:
+            return None
+        if not access or not secret:
+            missing = "AWS_ACCESS_KEY_ID" if not access else "AWS_SECRET_ACCESS_KEY"
+            raise CLIError(f"Partial credentials found in env, missing: {missing}")
+        token = self.environ.get("AWS_SESSION_TOKEN") or self.environ.get("AWS_SECURITY_TOKEN")
+        return Credentials(access, secret, token)
+
+
+def _profile_credentials(section: dict[str, str]) -> Credentials | None:
+    access = section.get("aws_access_key_id")
+    secret = section.get("aws_secret_access_key")
+    if not access and not secret:
+        return None
+    if not access or not secret:
+        missing = "aws_access_key_id" if not access else "aws_secret_access_key"
+        raise CLIError(f"Partial credentials found in shared-credentials-file, missing: {missing}")
+    return Credentials(access, secret, section.get("aws_session_token"))
+
+
+def _process_credentials(command: str) -> Credentials:
+    import json
+    import shlex
+    import subprocess
+
+    completed = subprocess.run(shlex.split(command), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise CLIError(
+            "Error when retrieving credentials from custom-process: " + completed.stderr.strip()
+        )
+    data: dict[str, Any] = json.loads(completed.stdout)
+    return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("SessionToken"))

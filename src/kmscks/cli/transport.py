@@ -1,0 +1,267 @@
+"""Sending one KMS request: SigV4 signing, HTTP(S) with http.client, retries, error parsing.
+
+Layer: cli. Behaves like botocore under the AWS CLI v2: AWS JSON 1.1 POSTs, "standard" retry
+mode (3 attempts by default, exponential backoff with jitter) for connection errors, 5xx and
+throttling, and ClientError's message for error responses (__type / message;
+../shared/contract/kms-custom-key-stores.md §1). Reuses kmscks.sigv4.signing_key (stdlib only).
+Must not import botocore, urllib3 or server code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from kmscks.cli.errors import CLIError, EndpointConnectionError, ReadTimeoutError, ServiceError
+from kmscks.cli.settings import Credentials
+from kmscks.sigv4 import signing_key
+
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+# botocore's standard-mode throttling and transient error codes.
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+MAX_BACKOFF_SECONDS = 20.0
+
+
+@dataclass
+class Endpoint:
+    """Where requests go and how; one kept-alive connection for all pages of a command."""
+
+    url: str
+    region: str
+    credentials: Credentials | None
+    user_agent: str
+    verify_ssl: bool = True
+    ca_bundle: str | None = None
+    connect_timeout: float | None = 60.0
+    read_timeout: float | None = 60.0
+    max_attempts: int = 3
+    debug: Any = None  # a callable(str) when --debug is on
+    _connection: http.client.HTTPConnection | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        self.scheme = parts.scheme
+        self.hostname = parts.hostname or ""
+        self.port = parts.port
+        default_port = 443 if self.scheme == "https" else 80
+        self.host_header = self.hostname if self.port in (None, default_port) else parts.netloc
+        if ":" in self.hostname and self.port in (None, default_port):
+            self.host_header = f"[{self.hostname}]"
+        base = parts.path
+        # botocore's _urljoin of the endpoint path and the operation's requestUri "/".
+        if not base or base == "/":
+            self.path = "/"
+        elif base.endswith("/"):
+            self.path = base
+        else:
+            self.path = base + "/"
+        self.full_url = f"{parts.scheme}://{parts.netloc}{self.path}"
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            connection: http.client.HTTPConnection
+            if self.scheme == "https":
+                import ssl
+
+                context = ssl.create_default_context(cafile=self.ca_bundle)
+                if not self.verify_ssl:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                connection = http.client.HTTPSConnection(
+                    self.hostname, self.port, timeout=self.connect_timeout, context=context
+                )
+            else:
+                connection = http.client.HTTPConnection(
+                    self.hostname, self.port, timeout=self.connect_timeout
+                )
+            connection.connect()
+            if connection.sock is not None:
+                connection.sock.settimeout(self.read_timeout)
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._connection = connection
+        return self._connection
+
+    def call(self, operation: str, target_prefix: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send one operation with retries; the parsed JSON body, or ServiceError/CLIError."""
+        body = json.dumps(params).encode("utf-8")
+        if self.debug:
+            self.debug(
+                "botocore.endpoint",
+                f"Making request for OperationModel(name={operation}) with params: "
+                f"{{'url_path': '/', 'query_string': '', 'method': 'POST', 'headers': "
+                f"{{'X-Amz-Target': '{target_prefix}.{operation}', "
+                f"'Content-Type': 'application/x-amz-json-1.1', 'User-Agent': "
+                f"'{self.user_agent}'}}, 'body': {body!r}, 'url': '{self.full_url}'}}",
+            )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, data = self._send(operation, target_prefix, body)
+            except (_ConnectFailed, TimeoutError, OSError, http.client.HTTPException) as error:
+                self.close()
+                if attempt < self.max_attempts:
+                    self._sleep(attempt)
+                    continue
+                raise _connection_error(error, self.full_url)
+            if status < 300:
+                parsed = _json_body(data)
+                return parsed if isinstance(parsed, dict) else {}
+            code, message = _error_code_and_message(status, data)
+            retryable = status in RETRYABLE_STATUS or code in RETRYABLE_CODES
+            if retryable and attempt < self.max_attempts:
+                self._sleep(attempt)
+                continue
+            raise ServiceError(code, message, operation, status, attempt - 1 if retryable else 0)
+
+    def _sleep(self, attempt: int) -> None:
+        delay = min(random.random() * (2 ** (attempt - 1)), MAX_BACKOFF_SECONDS)
+        if self.debug:
+            self.debug(
+                "botocore.retries.standard",
+                f"Retry needed, retrying request after delay of: {delay}",
+            )
+        time.sleep(delay)
+
+    def _send(self, operation: str, target_prefix: str, body: bytes) -> tuple[int, bytes]:
+        headers = {
+            "X-Amz-Target": f"{target_prefix}.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+            "User-Agent": self.user_agent,
+            "Content-Length": str(len(body)),
+        }
+        if self.credentials is not None:
+            headers.update(self._sign(headers, body))
+        try:
+            connection = self._connect()
+        except OSError as error:
+            raise _ConnectFailed(isinstance(error, TimeoutError)) from error
+        connection.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", self.host_header)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        data = response.read()
+        if self.debug:
+            self.debug(
+                "urllib3.connectionpool",
+                f'{self.full_url} "POST {self.path} HTTP/1.1" {response.status} {len(data)}',
+            )
+            self.debug("botocore.parsers", f"Response headers: {dict(response.getheaders())!r}")
+            self.debug("botocore.parsers", f"Response body:\n{data!r}")
+        if response.will_close:
+            self.close()
+        return response.status, data
+
+    def _sign(self, headers: dict[str, str], body: bytes) -> dict[str, str]:
+        assert self.credentials is not None
+        now = time.gmtime()
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", now)
+        date = amz_date[:8]
+        signed = {
+            "content-type": headers["Content-Type"],
+            "host": self.host_header,
+            "x-amz-date": amz_date,
+            "x-amz-target": headers["X-Amz-Target"],
+        }
+        extra = {"X-Amz-Date": amz_date}
+        if self.credentials.token:
+            signed["x-amz-security-token"] = self.credentials.token
+            extra["X-Amz-Security-Token"] = self.credentials.token
+        names = sorted(signed)
+        canonical = "\n".join(
+            (
+                "POST",
+                self.path,
+                "",
+                "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names),
+                ";".join(names),
+                hashlib.sha256(body).hexdigest(),
+            )
+        )
+        scope = f"{date}/{self.region}/kms/aws4_request"
+        string_to_sign = "\n".join(
+            ("AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
+        )
+        key = signing_key(self.credentials.secret_key, date, self.region, "kms")
+        signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        extra["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, "
+            f"SignedHeaders={';'.join(names)}, Signature={signature}"
+        )
+        return extra
+
+
+class _ConnectFailed(Exception):
+    def __init__(self, timed_out: bool) -> None:
+        super().__init__("connect failed")
+        self.timed_out = timed_out
+
+
+def _connection_error(error: Exception, url: str) -> CLIError:
+    """botocore's wording for each way a request can fail before a response arrives."""
+    if isinstance(error, _ConnectFailed):
+        if error.timed_out:
+            return CLIError(f'Connect timeout on endpoint URL: "{url}"')
+        return EndpointConnectionError(url)
+    if isinstance(error, TimeoutError):
+        return ReadTimeoutError(url)
+    return CLIError(
+        f'Connection was closed before we received a valid response from endpoint URL: "{url}".'
+    )
+
+
+def _json_body(data: bytes) -> Any:
+    if not data:
+        return {}
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError:
+        return {}
+
+
+def _error_code_and_message(status: int, data: bytes) -> tuple[str, str]:
+    """botocore's JSON error parsing: `__type` (after '#', before ':'), else the status."""
+    body = _json_body(data)
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("__type") or status)
+    code = code.split(":")[0].rsplit("#", 1)[-1]
+    message = body.get("message", body.get("Message", ""))
+    return code, str(message)
+
+
+__all__ = ["CLIError", "Endpoint"]
