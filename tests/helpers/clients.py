@@ -1,0 +1,58 @@
+"""Clients for tests: boto3 KMS clients bound to a server, an account and a region."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_regions = itertools.count()
+
+
+def unique_region() -> str:
+    """A region no other test uses: stores are isolated per (account, region)."""
+    return f"test-{os.getpid()}-{next(_regions)}"
+
+
+def kms_client(
+    url: str,
+    region: str = "us-east-1",
+    access_key: str = "test",
+    secret_key: str = "test",
+    retries: int = 0,
+    validate: bool = True,
+) -> Any:
+    return boto3.client(
+        "kms",
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(
+            retries={"total_max_attempts": retries + 1},
+            max_pool_connections=100,
+            parameter_validation=validate,
+        ),
+    )
+
+
+VALID_ACCESS_KEY_ID = "ABCDEFGHIJKLMNOPQRSTUVWX"  # 24 characters of [A-Z2-7]
+VALID_SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA=="  # 48 characters
+
+
+def xks_params(name: str, host: str = "xks.example.test", path: str | None = None) -> dict[str, Any]:
+    """CreateCustomKeyStore members of a public external key store on the shared test proxy."""
+    return {
+        "CustomKeyStoreName": name,
+        "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
+        "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+        "XksProxyUriEndpoint": f"https://{host}",
+        "XksProxyUriPath": path or f"/{name.replace(' ', '-')}/kms/xks/v1",
+        "XksProxyAuthenticationCredential": {
+            "AccessKeyId": VALID_ACCESS_KEY_ID,
+            "RawSecretAccessKey": VALID_SECRET,
+        },
+    }
