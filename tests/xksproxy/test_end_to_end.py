@@ -1,0 +1,155 @@
+"""End to end: `cks serve` drives a real `cks xks-proxy` over TLS with mutual authentication.
+
+A PUBLIC_ENDPOINT external key store in `cks serve` points at the proxy through the server's
+`[xks] resolve` host mapping, CA bundle and client certificate. The proxy's key lives in a
+SoftHSM2 token. Connect reaches CONNECTED; a rotated proxy credential gives
+INVALID_CREDENTIALS until UpdateCustomKeyStore sets it; a removed token and a stopped proxy
+give XKS_PROXY_NOT_REACHABLE.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kmscks.xksproxy import certs
+from tests.helpers.clients import kms_client
+from tests.helpers.server import start_cks_server
+from tests.xksproxy.xks_helpers import (
+    AKID,
+    AKID2,
+    PIN,
+    SECRET,
+    SECRET2,
+    SOFTHSM_MODULE,
+    make_token,
+    start_proxy,
+)
+
+HOST = "xks.e2e.test"
+PREFIX = "/e2e/store"
+
+
+def _proxy_config(credentials: list[tuple[str, str]], token_label: str) -> str:
+    pairs = ", ".join(
+        f'{{ access_key_id = "{a}", secret_access_key = "{s}" }}' for a, s in credentials
+    )
+    return f"""
+[server]
+tls_cert = "server.pem"
+tls_key = "server-key.pem"
+mtls_client_ca = "ca.pem"
+reload_interval_seconds = 0.1
+
+[pkcs11]
+module = "{SOFTHSM_MODULE}"
+token_label = "{token_label}"
+pin = "{PIN}"
+
+[[stores]]
+uri_path_prefix = "{PREFIX}"
+credentials = [{pairs}]
+
+[[stores.keys]]
+id = "e2e-key"
+usage = ["ENCRYPT", "DECRYPT"]
+backend = "pkcs11"
+"""
+
+
+def _state(kms: Any, store_id: str) -> tuple[str, str | None]:
+    [store] = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
+    return store["ConnectionState"], store.get("ConnectionErrorCode")
+
+
+def _connect(kms: Any, store_id: str) -> tuple[str, str | None]:
+    """Connect (from DISCONNECTED) and wait for CONNECTED or FAILED."""
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = _state(kms, store_id)
+        if state[0] in ("CONNECTED", "FAILED"):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"store stuck in {_state(kms, store_id)}")
+
+
+def _disconnect(kms: Any, store_id: str) -> None:
+    kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+    deadline = time.monotonic() + 20
+    while _state(kms, store_id)[0] != "DISCONNECTED":
+        assert time.monotonic() < deadline, "store did not disconnect"
+        time.sleep(0.05)
+
+
+def test_external_key_store_through_the_bundled_proxy(tmp_path: Path) -> None:
+    token = make_token(tmp_path / "hsm", label="e2e")
+    proxy_dir = tmp_path / "proxy"
+    proxy_dir.mkdir()
+    ca = certs.new_ca("e2e CA")
+    server_cert = certs.issue(ca, HOST, dns_names=(HOST,))
+    client_cert = certs.issue(ca, "cks.kms.us-east-1.amazonaws.com", client=True)
+    files = {
+        "ca.pem": ca.cert_pem(),
+        "server.pem": server_cert.cert_pem(),
+        "server-key.pem": server_cert.key_pem(),
+        "client.pem": client_cert.cert_pem(),
+        "client-key.pem": client_cert.key_pem(),
+    }
+    for name, data in files.items():
+        (proxy_dir / name).write_bytes(data)
+
+    proxy = start_proxy(proxy_dir, _proxy_config([(AKID, SECRET)], "e2e"), env=token.env)
+    server = None
+    try:
+        server = start_cks_server(
+            tmp_path / "cks",
+            f"""
+[xks]
+resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
+ca_bundle = "{proxy_dir / "ca.pem"}"
+client_cert = "{proxy_dir / "client.pem"}"
+client_key = "{proxy_dir / "client-key.pem"}"
+timeout_ms = 2000
+""",
+        )
+        kms = kms_client(server.url, "us-east-1")
+        store_id = kms.create_custom_key_store(
+            CustomKeyStoreName="e2e",
+            CustomKeyStoreType="EXTERNAL_KEY_STORE",
+            XksProxyConnectivity="PUBLIC_ENDPOINT",
+            XksProxyUriEndpoint=f"https://{HOST}",
+            XksProxyUriPath=f"{PREFIX}/kms/xks/v1",
+            XksProxyAuthenticationCredential={"AccessKeyId": AKID, "RawSecretAccessKey": SECRET},
+        )["CustomKeyStoreId"]
+        assert _connect(kms, store_id) == ("CONNECTED", None)
+
+        # The proxy's credential is rotated: KMS still signs with the old one.
+        _disconnect(kms, store_id)
+        (proxy_dir / "config.toml").write_text(_proxy_config([(AKID2, SECRET2)], "e2e"))
+        deadline = time.monotonic() + 10
+        while "credentials changed" not in proxy.log():
+            assert time.monotonic() < deadline, proxy.log()
+            time.sleep(0.05)
+        assert _connect(kms, store_id) == ("FAILED", "INVALID_CREDENTIALS")
+        _disconnect(kms, store_id)
+        kms.update_custom_key_store(
+            CustomKeyStoreId=store_id,
+            XksProxyAuthenticationCredential={"AccessKeyId": AKID2, "RawSecretAccessKey": SECRET2},
+        )
+        assert _connect(kms, store_id) == ("CONNECTED", None)
+
+        # The token goes away: every EKM in the health answer is UNAVAILABLE.
+        _disconnect(kms, store_id)
+        token.remove()
+        assert _connect(kms, store_id) == ("FAILED", "XKS_PROXY_NOT_REACHABLE")
+
+        # The proxy stops: nothing listens any more.
+        _disconnect(kms, store_id)
+        proxy.stop()
+        assert _connect(kms, store_id) == ("FAILED", "XKS_PROXY_NOT_REACHABLE")
+    finally:
+        proxy.stop()
+        if server is not None:
+            server.stop()
