@@ -1,0 +1,265 @@
+"""Fixtures for the `cks kms` tests: the AWS CLI v2 to compare with, a temp HOME, servers.
+
+`aws` is Debian's AWS CLI v2 at /usr/bin/aws (a pip-installed v1 may shadow it on PATH). It is
+given the installed botocore's KMS model through ~/.aws/models, so both CLIs describe the
+operations from the same model (Debian's 2.9.19 bundles an older one without
+VpcEndpointServiceOwner). Every process gets a temp HOME, fixed TZ, no pager and
+AWS_EC2_METADATA_DISABLED, so nothing leaves 127.0.0.1. Under CI=true a missing AWS CLI v2 fails.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import botocore
+import pytest
+
+from tests.cli.stub_kms import StubKMS
+from tests.helpers.proxies import FakeProxy
+from tests.helpers.server import ServerProcess, start_cks_server
+
+AWS = "/usr/bin/aws"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def require(condition: bool, what: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true")
+    pytest.skip(f"{what} is not available")
+
+
+@dataclass(frozen=True)
+class Result:
+    stdout: bytes
+    stderr: bytes
+    rc: int
+
+    def text(self) -> tuple[str, str, int]:
+        return self.stdout.decode(), self.stderr.decode(), self.rc
+
+
+def _aws_is_v2() -> bool:
+    if not os.access(AWS, os.X_OK):
+        return False
+    try:
+        out = subprocess.run([AWS, "--version"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.stdout.startswith(b"aws-cli/2.")
+
+
+@pytest.fixture(scope="session")
+def aws_cli() -> str:
+    require(_aws_is_v2(), f"the AWS CLI v2 at {AWS}")
+    return AWS
+
+
+def make_home(root: Path) -> Path:
+    """A HOME whose ~/.aws/models holds the installed botocore's KMS model."""
+    models = root / ".aws" / "models" / "kms" / "2014-11-01"
+    models.mkdir(parents=True, exist_ok=True)
+    data = Path(botocore.__file__).parent / "data" / "kms" / "2014-11-01"
+    (models / "service-2.json").write_bytes(
+        gzip.decompress((data / "service-2.json.gz").read_bytes())
+    )
+    shutil.copy(data / "paginators-1.json", models / "paginators-1.json")
+    return root
+
+
+@pytest.fixture(scope="session")
+def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_home(tmp_path_factory.mktemp("cli-home"))
+
+
+def base_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "AWS_PAGER": "",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.update(extra)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+CKS = [sys.executable, "-m", "kmscks", "kms"]
+
+
+def run(
+    command: list[str], env: dict[str, str], cwd: Path | None = None, stdin: bytes = b""
+) -> Result:
+    done = subprocess.run(
+        command, env=env, cwd=cwd, input=stdin, capture_output=True, timeout=120, check=False
+    )
+    return Result(done.stdout, done.stderr, done.returncode)
+
+
+def run_cks(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Result:
+    return run([*CKS, *args], env, cwd)
+
+
+_PROGRAM = re.compile(rb"\baws\b")
+
+
+def as_cks(result: Result) -> Result:
+    """The aws result with the program's name in messages spelled `cks`."""
+    return Result(result.stdout, _PROGRAM.sub(b"cks", result.stderr), result.rc)
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        extra = " ".join(f"{k}={v}" for k, v in self.env)
+        return f"{extra} kms {' '.join(self.args)}".strip()
+
+
+def case(*args: str, **env: str) -> Case:
+    return Case(tuple(args), tuple(sorted(env.items())))
+
+
+def compare_cases(
+    cases: list[Case], home: Path, cwd: Path | None = None, workers: int = 3
+) -> list[str]:
+    """Run every case with aws and cks (in parallel) and describe each difference."""
+
+    def one(item: Case) -> str | None:
+        env = base_env(home, **dict(item.env))
+        aws = as_cks(run([AWS, "kms", *item.args], env, cwd))
+        cks = run_cks(list(item.args), env, cwd)
+        if aws == cks:
+            return None
+        return (
+            f"\n=== {item}\naws rc={aws.rc}\n--- aws stdout\n{aws.stdout.decode(errors='replace')}"
+            f"--- aws stderr\n{aws.stderr.decode(errors='replace')}\ncks rc={cks.rc}\n"
+            f"--- cks stdout\n{cks.stdout.decode(errors='replace')}"
+            f"--- cks stderr\n{cks.stderr.decode(errors='replace')}"
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        return [diff for diff in pool.map(one, cases) if diff]
+
+
+@pytest.fixture(scope="session")
+def stub_kms() -> Iterator[StubKMS]:
+    stub = StubKMS()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def fresh_stub() -> Iterator[StubKMS]:
+    stub = StubKMS()
+    yield stub
+    stub.stop()
+
+
+VPC_SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef{}"
+PUBLIC_HOSTS = ("xks-a.example.test", "xks-b.example.test")
+
+
+@dataclass
+class LiveServer:
+    process: ServerProcess
+    store_ids: list[str]
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
+def _live_config(proxy: FakeProxy, services: int) -> str:
+    resolve = ", ".join(f'"{host}" = "{proxy.address}"' for host in PUBLIC_HOSTS)
+    hosts = ", ".join(f'"{host}"' for host in PUBLIC_HOSTS)
+    config = f"[xks]\nresolve = {{ {resolve} }}\nallow_http = [{hosts}]\n"
+    for index in range(services):
+        # Connect reaches no proxy on port 9, so these stores end up FAILED when connected.
+        config += (
+            "\n[[vpc_endpoint_services]]\n"
+            f'name = "{VPC_SERVICE.format(index)}"\n'
+            'owner = "000000000000"\n'
+            f'private_dns_name = "xks-private{index}.example.test"\n'
+            'address = "127.0.0.1:9"\n'
+        )
+    return config
+
+
+def create_vpc_store(client: object, index: int, name: str) -> str:
+    answer = client.create_custom_key_store(  # type: ignore[attr-defined]
+        CustomKeyStoreName=name,
+        CustomKeyStoreType="EXTERNAL_KEY_STORE",
+        XksProxyConnectivity="VPC_ENDPOINT_SERVICE",
+        XksProxyUriEndpoint=f"https://xks-private{index}.example.test",
+        XksProxyUriPath="/kms/xks/v1",
+        XksProxyVpcEndpointServiceName=VPC_SERVICE.format(index),
+        XksProxyAuthenticationCredential={
+            "AccessKeyId": "ABCDEFGHIJKLMNOPQRST",
+            "RawSecretAccessKey": "a" * 43,
+        },
+    )
+    return str(answer["CustomKeyStoreId"])
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, healthy_proxy: FakeProxy
+) -> Iterator[LiveServer]:
+    """A `cks serve` with three VPC stores (the first one FAILED) and one public store."""
+    from tests.helpers.clients import kms_client
+
+    process = start_cks_server(tmp_path_factory.mktemp("cli-live"), _live_config(healthy_proxy, 8))
+    try:
+        client = kms_client(process.url)
+        ids = [create_vpc_store(client, index, f"vpc-store-{index}") for index in range(3)]
+        ids.append(
+            client.create_custom_key_store(
+                CustomKeyStoreName="Ünïcødé public 名前",
+                CustomKeyStoreType="EXTERNAL_KEY_STORE",
+                XksProxyConnectivity="PUBLIC_ENDPOINT",
+                XksProxyUriEndpoint=f"https://{PUBLIC_HOSTS[0]}",
+                XksProxyUriPath="/kms/xks/v1",
+                XksProxyAuthenticationCredential={
+                    "AccessKeyId": "ABCDEFGHIJKLMNOPQRST",
+                    "RawSecretAccessKey": "a" * 43,
+                },
+            )["CustomKeyStoreId"]
+        )
+        client.connect_custom_key_store(CustomKeyStoreId=ids[0])
+        _wait_for_state(client, ids[0], "FAILED")
+        yield LiveServer(process, ids)
+    finally:
+        process.stop()
+
+
+def _wait_for_state(client: object, store_id: str, state: str, timeout: float = 15.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stores = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]  # type: ignore[attr-defined]
+        if stores[0]["ConnectionState"] == state:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{store_id} never reached {state}")
+
+
+wait_for_state = _wait_for_state
