@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/cks serve --host 127.0.0.1 --port 4599
+	$(VENV)/bin/cks serve --host 127.0.0.1 --port 4599 $(CKS_ARGS)
 
 # Debian packages the tests drive: the AWS CLI v2, SoftHSM2 and pkcs11-tool, curl, wrk.
 system-deps:
