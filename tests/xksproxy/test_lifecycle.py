@@ -27,6 +27,7 @@ from tests.xksproxy.xks_helpers import (
     b64,
     make_token,
     metadata_for,
+    require_tool,
     start_proxy,
     store_toml,
 )
@@ -204,3 +205,57 @@ def test_bad_config_exits_2_with_a_message(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     done = _run_cli("--config", str(tmp_path / "nope.toml"))
     assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_wrong_pin_is_unavailable(tmp_path):
+    token = make_token(tmp_path / "hsm", label="pinned")
+    text = store_toml("", "pkcs11") + (
+        f'\n[pkcs11]\nmodule = "{SOFTHSM_MODULE}"\ntoken_label = "pinned"\npin = "0000"\n'
+    )
+    proxy = start_proxy(tmp_path, text, env=token.env)
+    try:
+        health = _health(proxy)
+        assert health.body["ekmFleetDetails"][0]["healthStatus"] == "UNAVAILABLE"
+        assert "0000" not in proxy.log()
+    finally:
+        proxy.stop()
+
+
+def test_key_made_with_pkcs11_tool(tmp_path):
+    # The reference proxy's setup: `pkcs11-tool --keygen --key-type aes:32 --label ...`.
+    token = make_token(tmp_path / "hsm", label="opensc")
+    tool = require_tool("pkcs11-tool")
+    login = [tool, "--module", SOFTHSM_MODULE, "--token-label", "opensc", "--login", "--pin", PIN]
+    subprocess.run(
+        [*login, "--keygen", "--key-type", "aes:32", "--label", "made-by-opensc"],
+        env=token.env,
+        check=True,
+        capture_output=True,
+    )
+    text = (
+        '\n[[stores]]\nuri_path_prefix = ""\n'
+        f'credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]\n'
+        '[[stores.keys]]\nid = "made-by-opensc"\nbackend = "pkcs11"\n'
+        f'[pkcs11]\nmodule = "{SOFTHSM_MODULE}"\ntoken_label = "opensc"\npin = "{PIN}"\n'
+    )
+    proxy = start_proxy(tmp_path, text, env=token.env)
+    signer = BotocoreSigner()
+    try:
+        url = f"{proxy.url}{API}/keys/made-by-opensc"
+        sealed = signer.post(
+            url + "/encrypt",
+            {
+                "requestMetadata": metadata_for("encrypt"),
+                "plaintext": b64(b"opensc"),
+                "encryptionAlgorithm": "AES_GCM",
+                "ciphertextDataIntegrityValueAlgorithm": "SHA_256",
+            },
+        )
+        assert sealed.status == 200, sealed.body
+        fields = {k: v for k, v in sealed.body.items() if k != "ciphertextDataIntegrityValue"}
+        body = {"requestMetadata": metadata_for("decrypt"), "encryptionAlgorithm": "AES_GCM"}
+        reply = signer.post(url + "/decrypt", {**body, **fields})
+        assert base64.b64decode(reply.body["plaintext"]) == b"opensc"
+    finally:
+        signer.close()
+        proxy.stop()

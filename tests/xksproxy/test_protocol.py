@@ -206,3 +206,31 @@ def test_http_1_0_closes(shared_proxy):
 
 def test_no_traceback_in_log(shared_proxy):
     assert "Traceback" not in shared_proxy.proxy.log()
+
+
+def test_expect_100_continue(shared_proxy):
+    path = f"/software{API}/health"
+    body = json.dumps(HEALTH).encode()
+    headers = _signed(shared_proxy.proxy.url + path, body)
+    headers["Host"] = (
+        f"127.0.0.1:{shared_proxy.proxy.port}"  # signed by botocore, as requests sends it
+    )
+    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head += f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    context = ssl.create_default_context(cafile=str(shared_proxy.tls.ca_path))
+    with (
+        socket.create_connection(("127.0.0.1", shared_proxy.proxy.port), timeout=5) as plain,
+        context.wrap_socket(plain, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(head.encode())
+        assert tls.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        tls.sendall(body)
+        reply = b""
+        while chunk := tls.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 ")
+
+
+def test_oversized_head_is_400(shared_proxy):
+    reply = _raw(shared_proxy, b"POST /ping HTTP/1.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400 ")
