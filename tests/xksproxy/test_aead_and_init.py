@@ -99,3 +99,14 @@ def test_init_writes_a_ready_config(tmp_path):
     finally:
         signer.close()
         proxy.stop()
+
+
+def test_key_function_not_permitted_is_recognised():
+    # python-pkcs11 0.10 has no exception class for CKR_KEY_FUNCTION_NOT_PERMITTED (0x68).
+    from pkcs11 import exceptions as p11
+
+    from kmscks.xksproxy.backends.pkcs11 import _key_function_not_permitted
+
+    assert _key_function_not_permitted(p11.PKCS11Error("Unmapped error code 0x68"))
+    assert not _key_function_not_permitted(p11.PKCS11Error("Unmapped error code 0x6"))
+    assert not _key_function_not_permitted(p11.GeneralError())

@@ -50,7 +50,13 @@ _BAD_CIPHERTEXT = (
     p11.FunctionFailed,
     p11.GeneralError,
 )
-_KEY_FUNCTION_NOT_PERMITTED = getattr(p11, "KeyFunctionNotPermitted", p11.FunctionRejected)
+# python-pkcs11 0.10 has no class for CKR_KEY_FUNCTION_NOT_PERMITTED (0x68): it raises a plain
+# PKCS11Error("Unmapped error code 0x68").
+_CKR_KEY_FUNCTION_NOT_PERMITTED = "0x68"
+
+
+def _key_function_not_permitted(exc: Exception) -> bool:
+    return type(exc) is p11.PKCS11Error and str(exc).endswith(_CKR_KEY_FUNCTION_NOT_PERMITTED)
 
 
 @dataclass(slots=True)
@@ -152,9 +158,9 @@ class Pkcs11Backend:
             except p11.NoSuchToken:
                 self._reset()
                 raise InternalException(f"no PKCS#11 token labelled {self._config.token_label}")
-            except _KEY_FUNCTION_NOT_PERMITTED:
-                raise InvalidKeyUsageException("the token does not allow this use of the key")
             except p11.PKCS11Error as exc:
+                if _key_function_not_permitted(exc):
+                    raise InvalidKeyUsageException("the token does not allow this use of the key")
                 # Outside decrypt (mapped above) a token error means the token is unhealthy.
                 self._reset()
                 raise InternalException(f"PKCS#11 error {type(exc).__name__}")
