@@ -1,0 +1,76 @@
+"""`cks serve --workers 2` on SQLite (WAL, one connection per worker) under the same races.
+
+Two boto3 clients, each with its own connection pool, reach the one port; the kernel spreads
+their connections over both worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.clients import kms_client, unique_region
+from tests.helpers.proxies import Behaviour, FakeProxy
+from tests.helpers.server import ServerProcess, start_cks_server
+from tests.scale import races
+from tests.scale.conftest import process_config
+
+QUOTA = 30
+
+
+@pytest.fixture(scope="module")
+def module_proxy() -> Iterator[FakeProxy]:
+    proxy = FakeProxy(Behaviour())
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def two_workers(
+    tmp_path_factory: pytest.TempPathFactory, module_proxy: FakeProxy
+) -> Iterator[ServerProcess]:
+    config = process_config("", proxy_address=module_proxy.address, xks="timeout_ms = 2000")
+    config = config.replace('master_key = ""', "").replace(
+        "[xks]", f"[limits]\ncustom_key_stores = {QUOTA}\n\n[xks]"
+    )
+    server = start_cks_server(tmp_path_factory.mktemp("two-workers"), config, workers=2)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clients(two_workers: ServerProcess) -> list[Any]:
+    region = unique_region()
+    return [kms_client(two_workers.url, region) for _ in range(2)]
+
+
+def test_both_workers_are_running(two_workers: ServerProcess, tmp_path: Path) -> None:
+    assert two_workers.process is not None
+    children = Path(f"/proc/{two_workers.process.pid}/task/{two_workers.process.pid}/children")
+    assert len(children.read_text().split()) == 2
+
+
+def test_colliding_names(clients: list[Any]) -> None:
+    races.colliding_names(clients)
+
+
+def test_quota(clients: list[Any]) -> None:
+    races.quota(clients, limit=QUOTA)
+
+
+def test_xks_uniqueness(two_workers: ServerProcess) -> None:
+    # The declared VPC endpoint service is us-east-1's; no other test here uses that region.
+    races.xks_uniqueness([kms_client(two_workers.url, "us-east-1") for _ in range(2)])
+
+
+def test_connects_race(clients: list[Any], module_proxy: FakeProxy) -> None:
+    # The proxy is shared by the module's tests: count from a clean slate.
+    module_proxy.requests.clear()
+    races.connect_rounds(clients, module_proxy)
+
+
+def test_paged_walk(clients: list[Any]) -> None:
+    races.paged_walk(clients)
