@@ -96,7 +96,8 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     env.update(extra)
-    return {key: value for key, value in env.items() if value is not None}
+    # An empty value in a case means "unset".
+    return {key: value for key, value in env.items() if value}
 
 
 CKS = [sys.executable, "-m", "kmscks", "kms"]
@@ -137,26 +138,92 @@ def case(*args: str, **env: str) -> Case:
     return Case(tuple(args), tuple(sorted(env.items())))
 
 
+class ForkRunner:
+    """A command through a pool of forkserver.py processes: the same code as the executable,
+    with the imports done once and a fresh forked child per command."""
+
+    def __init__(self, program: str, home: Path, size: int = 2) -> None:
+        import queue
+
+        self._idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
+        self._all = []
+        for _ in range(size):
+            server = subprocess.Popen(
+                [
+                    "/usr/bin/python3" if program == "aws" else sys.executable,
+                    *(["-I"] if program == "aws" else []),
+                    str(Path(__file__).with_name("forkserver.py")),
+                    program,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=base_env(home),
+            )
+            self._all.append(server)
+            self._idle.put(server)
+
+    def __call__(self, args: list[str], env: dict[str, str], cwd: Path | None = None) -> Result:
+        import base64
+        import json
+
+        server = self._idle.get()
+        try:
+            assert server.stdin is not None and server.stdout is not None
+            request = {"args": args, "env": env, "cwd": str(cwd or REPO)}
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            answer = json.loads(server.stdout.readline())
+        finally:
+            self._idle.put(server)
+        return Result(
+            base64.b64decode(answer["stdout"]), base64.b64decode(answer["stderr"]), answer["rc"]
+        )
+
+    def close(self) -> None:
+        for server in self._all:
+            assert server.stdin is not None and server.stdout is not None
+            server.stdin.close()
+            server.wait(30)
+            server.stdout.close()
+
+
+@dataclass
+class Runners:
+    aws: ForkRunner
+    cks: ForkRunner
+
+
+@pytest.fixture(scope="session")
+def runners(aws_cli: str, cli_home: Path) -> Iterator[Runners]:
+    both = Runners(ForkRunner("aws", cli_home), ForkRunner("cks", cli_home))
+    yield both
+    both.aws.close()
+    both.cks.close()
+
+
 def compare_cases(
-    cases: list[Case], home: Path, cwd: Path | None = None, workers: int = 3
+    runners: Runners, cases: list[Case], home: Path, cwd: Path | None = None, workers: int = 2
 ) -> list[str]:
     """Run every case with aws and cks (in parallel) and describe each difference."""
 
     def one(item: Case) -> str | None:
         env = base_env(home, **dict(item.env))
-        aws = as_cks(run([AWS, "kms", *item.args], env, cwd))
-        cks = run_cks(list(item.args), env, cwd)
-        if aws == cks:
-            return None
-        return (
-            f"\n=== {item}\naws rc={aws.rc}\n--- aws stdout\n{aws.stdout.decode(errors='replace')}"
-            f"--- aws stderr\n{aws.stderr.decode(errors='replace')}\ncks rc={cks.rc}\n"
-            f"--- cks stdout\n{cks.stdout.decode(errors='replace')}"
-            f"--- cks stderr\n{cks.stderr.decode(errors='replace')}"
-        )
+        expected = as_cks(runners.aws(["kms", *item.args], env, cwd))
+        got = runners.cks(["kms", *item.args], env, cwd)
+        return None if expected == got else describe_difference(str(item), expected, got)
 
     with ThreadPoolExecutor(workers) as pool:
         return [diff for diff in pool.map(one, cases) if diff]
+
+
+def describe_difference(title: str, aws: Result, cks: Result) -> str:
+    return (
+        f"\n=== {title}\naws rc={aws.rc}\n--- aws stdout\n{aws.stdout.decode(errors='replace')}"
+        f"--- aws stderr\n{aws.stderr.decode(errors='replace')}\ncks rc={cks.rc}\n"
+        f"--- cks stdout\n{cks.stdout.decode(errors='replace')}"
+        f"--- cks stderr\n{cks.stderr.decode(errors='replace')}"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Case, case, compare_cases
+from tests.cli.conftest import AWS, CKS, Case, Runners, base_env, case, compare_cases, run
 from tests.cli.stub_kms import StubKMS
 
 D = "describe-custom-key-stores"
@@ -133,7 +133,10 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, *e, "--custom-key-store-id", "cks-nope"),
         case(D, *e, "--custom-key-store-id", ""),
         case(D, *e, "--cli-input-json", "file://input.json"),
-        case(D, *e, "--cli-input-json", '{"CustomKeyStoreName": "hsm-two"}', "--custom-key-store-name", "hsm-store"),
+        case(
+            D, *e, "--cli-input-json", '{"CustomKeyStoreName": "hsm-two"}',
+            "--custom-key-store-name", "hsm-store",
+        ),
         case(D, *e, "--cli-input-yaml", "CustomKeyStoreName: plain"),
         case(D, *e, "--cli-input-json", '{"Foo": 1}'),
         case(D, *e, "--cli-input-json", "{nope"),
@@ -183,7 +186,10 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
             "--xks-proxy-authentication-credential", '{"AccessKeyId": "A", "Foo": 1}',
         ),
         case("create-custom-key-store", *e, "--custom-key-store-name", "", "--key-store-password", "x"),
-        case("update-custom-key-store", *e, "--custom-key-store-id", "cks-1", "--xks-proxy-uri-path", "file://missing"),
+        case(
+            "update-custom-key-store", *e, "--custom-key-store-id", "cks-1",
+            "--xks-proxy-uri-path", "file://missing",
+        ),
     ]  # fmt: skip
 
 
@@ -197,8 +203,24 @@ GROUPS = {
 
 @pytest.mark.parametrize("group", list(GROUPS))
 def test_same_output_as_aws(
-    group: str, aws_cli: str, cli_home: Path, stub_kms: StubKMS, tmp_path: Path
+    group: str, runners: Runners, cli_home: Path, stub_kms: StubKMS, tmp_path: Path
 ) -> None:
     cases = GROUPS[group](stub_kms.url, tmp_path)
-    diffs = compare_cases(cases, cli_home, cwd=tmp_path)
+    diffs = compare_cases(runners, cases, cli_home, cwd=tmp_path)
     assert not diffs, "".join(diffs)
+
+
+def test_the_fork_servers_answer_like_the_executables(
+    runners: Runners, cli_home: Path, stub_kms: StubKMS, tmp_path: Path
+) -> None:
+    """The comparisons run both CLIs in forked children; this checks them against the real
+    /usr/bin/aws and `python -m kmscks` processes."""
+    for item in (
+        case(D, "--endpoint-url", stub_kms.url, "--page-size", "2", "--max-items", "3"),
+        case(D, "--endpoint-url", stub_kms.url, "--output", "table", "--color", "on"),
+        case(D, "--page-size", "abc"),
+    ):
+        env = base_env(cli_home, **dict(item.env))
+        args = ["kms", *item.args]
+        assert runners.aws(args, env, tmp_path) == run([AWS, *args], env, tmp_path), str(item)
+        assert runners.cks(args, env, tmp_path) == run([*CKS, *item.args], env, tmp_path)
