@@ -57,12 +57,35 @@ class XksSettings:
 
 
 @dataclass(frozen=True)
+class Subnet:
+    """A subnet of the simulated network that CloudHSM clusters can use."""
+
+    id: str
+    availability_zone: str
+    vpc_id: str = "vpc-0c5a1b2c3d4e5f601"
+    free_addresses: int = 16
+
+    @property
+    def region(self) -> str:
+        return self.availability_zone[:-1]
+
+
+@dataclass(frozen=True)
+class CloudHsmSettings:
+    transition_ms: int = 200  # how long CREATE/INITIALIZE/DELETE_IN_PROGRESS last
+    kmsuser_max_failed_logins: int = 3  # failed logins that lock the kmsuser out
+    # Declared subnets; none declared: three subnets in every region (docs/cloudhsm.md).
+    subnets: tuple[Subnet, ...] = ()
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     credentials: tuple[Credential, ...] = (
         Credential(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, DEFAULT_ACCOUNT_ID),
     )
     xks: XksSettings = XksSettings()
     vpc_endpoint_services: tuple[VpcEndpointService, ...] = ()
+    cloudhsm: CloudHsmSettings = CloudHsmSettings()
     master_key: str | None = None
     custom_key_store_quota: int = 10
     transition_delay_ms: int = 100
@@ -71,7 +94,7 @@ class ServerConfig:
     default_page_size: int = 100
 
 
-_SECTIONS = {"server", "limits", "credentials", "xks", "vpc_endpoint_services"}
+_SECTIONS = {"server", "limits", "credentials", "xks", "vpc_endpoint_services", "cloudhsm"}
 
 
 def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -166,6 +189,31 @@ def _vpc_services(items: Any) -> tuple[VpcEndpointService, ...]:
     return tuple(services)
 
 
+def _cloudhsm(table: dict[str, Any]) -> CloudHsmSettings:
+    table = dict(table)
+    values: dict[str, Any] = {}
+    for name in ("transition_ms", "kmsuser_max_failed_logins"):
+        if name in table:
+            values[name] = _take(table, name, int, "cloudhsm")
+    subnets = []
+    for index, item in enumerate(table.pop("subnets", [])):
+        where = f"cloudhsm.subnets[{index}]"
+        entry = dict(item)
+        subnet: dict[str, Any] = {
+            "id": _take(entry, "id", str, where),
+            "availability_zone": _take(entry, "availability_zone", str, where),
+        }
+        if "vpc_id" in entry:
+            subnet["vpc_id"] = _take(entry, "vpc_id", str, where)
+        if "free_addresses" in entry:
+            subnet["free_addresses"] = _take(entry, "free_addresses", int, where)
+        _no_leftovers(entry, where)
+        subnets.append(Subnet(**subnet))
+    values["subnets"] = tuple(subnets)
+    _no_leftovers(table, "[cloudhsm]")
+    return CloudHsmSettings(**values)
+
+
 def load_config(path: Path | None) -> ServerConfig:
     """Read and check a config file; None gives the defaults."""
     if path is None:
@@ -187,6 +235,8 @@ def load_config(path: Path | None) -> ServerConfig:
         values["xks"] = _xks(data["xks"], base)
     if "vpc_endpoint_services" in data:
         values["vpc_endpoint_services"] = _vpc_services(data["vpc_endpoint_services"])
+    if "cloudhsm" in data:
+        values["cloudhsm"] = _cloudhsm(data["cloudhsm"])
     server = dict(data.get("server", {}))
     for name, kind in (
         ("master_key", str),

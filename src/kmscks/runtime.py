@@ -16,10 +16,13 @@ from pathlib import Path
 
 from kmscks.api.auth import Authenticator
 from kmscks.api.handler import Api, RequestHandler
-from kmscks.api.model import load_service_model
+from kmscks.api.model import ServiceModel, load_service_model
 from kmscks.api.rsgi import RsgiApp
+from kmscks.cloudhsm.admin import ADMIN_MODEL, CloudHsmAdmin
+from kmscks.cloudhsm.api import CloudHsmV2
+from kmscks.cloudhsm.control import ControlPlane
 from kmscks.config import ServerConfig, load_config
-from kmscks.connectors.cloudhsm import NoClusters
+from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import XksConnector
 from kmscks.service.markers import MarkerCodec
 from kmscks.service.operations import KeyStoreService
@@ -62,11 +65,12 @@ def build_process(options: ServeOptions) -> Process:
     store = open_store(options.database_url, data_dir)
     master_key = load_master_key(config.master_key, data_dir)
     worker_ref: list[TransitionWorker] = []
+    control = ControlPlane(store, config.cloudhsm)
     service = KeyStoreService(
         store=store,
         config=config,
         xks=XksConnector(config.xks, config.vpc_endpoint_services),
-        clusters=NoClusters(),
+        clusters=ClusterChecks(control),
         sealer=Sealer(master_key),
         markers=MarkerCodec(derive_key(master_key, "marker-v1")),
         wake_worker=lambda: worker_ref[0].wake() if worker_ref else None,
@@ -75,7 +79,17 @@ def build_process(options: ServeOptions) -> Process:
     worker_ref.append(worker)
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(load_service_model("kms"), service, internal_error="KMSInternalException")
-    handler = RequestHandler([kms], authenticator)
+    cloudhsm = Api(
+        load_service_model("cloudhsmv2"),
+        CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),
+        internal_error="CloudHsmInternalFailureException",
+    )
+    admin = Api(
+        ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
+        CloudHsmAdmin(control),
+        internal_error="CloudHsmInternalFailureException",
+    )
+    handler = RequestHandler([kms, cloudhsm, admin], authenticator)
     return Process(config, store, service, worker, handler)
 
 

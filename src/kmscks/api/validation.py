@@ -28,6 +28,19 @@ class _TypeMismatch(Exception):
     pass
 
 
+def _compile_pattern(text: str) -> Any:
+    """A model pattern, used as a full-string match (the contract, section 2).
+
+    Model patterns are Java regular expressions: `\\d` means ASCII digits (so re.ASCII), and
+    Unicode property classes such as `\\p{L}` need the `regex` module.
+    """
+    if "\\p{" in text:
+        import regex
+
+        return regex.compile(text)
+    return re.compile(text, re.ASCII)
+
+
 def validation_message(problems: list[str]) -> str:
     count = len(problems)
     noun = "error" if count == 1 else "errors"
@@ -110,8 +123,7 @@ class _Compiler:
         minimum, maximum = shape.get("min"), shape.get("max")
         enum = shape.get("enum")
         pattern_text = shape.get("pattern")
-        # Every model pattern is a full-string match (the contract, section 2).
-        pattern = re.compile(pattern_text, re.ASCII) if pattern_text else None
+        pattern = _compile_pattern(pattern_text) if pattern_text else None
 
         def check(value: Any, path: str, problems: list[str]) -> None:
             if not isinstance(value, str):

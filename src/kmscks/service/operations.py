@@ -26,6 +26,7 @@ from kmscks.service import rules, states
 from kmscks.service.markers import BadMarker, MarkerCodec
 from kmscks.service.secrets import Sealer
 from kmscks.service.states import State
+from kmscks.service.transitions import TransitionResult
 from kmscks.service.views import CLOUDHSM, EXTERNAL, PUBLIC, VPC, list_entry
 from kmscks.store.records import StoreRecord
 from kmscks.store.sql import NameConflict, SqlStore
@@ -117,10 +118,11 @@ class KeyStoreService:
         if result.outcome is not Outcome.HEALTHY:
             raise _xks_error(result.outcome)
 
-    def _write_new(self, record: StoreRecord) -> None:
+    def _write_new(self, record: StoreRecord, related_clusters: list[str]) -> None:
         try:
             with self._store.mutation(record.region) as tx:
                 rules.check_all(tx, record, self._config.custom_key_store_quota)
+                rules.check_cluster_in_use(tx, record, related_clusters)
                 tx.insert(record)
         except NameConflict:
             rules_error = ServiceError(
@@ -146,12 +148,20 @@ class KeyStoreService:
             connection_state=State.DISCONNECTED,
             creation_date=round(self._clock(), 3),
         )
+        related_clusters: list[str] = []
         if store_type == CLOUDHSM:
             self._clusters.check_create(
                 caller.account_id,
                 caller.region,
                 params["CloudHsmClusterId"],
                 params["TrustAnchorCertificate"],
+            )
+            retried = self._same_cloudhsm_store(caller, params)
+            if retried is not None:
+                # Creating again with the same properties returns the existing store (§2.1).
+                return {"CustomKeyStoreId": retried.id}
+            related_clusters = self._clusters.related_cluster_ids(
+                caller.account_id, caller.region, params["CloudHsmClusterId"]
             )
             record.cloudhsm_cluster_id = params["CloudHsmClusterId"]
             record.trust_anchor_certificate = params["TrustAnchorCertificate"]
@@ -178,8 +188,23 @@ class KeyStoreService:
             await self._test_proxy(
                 self.proxy_settings(record), caller.region, "CreateCustomKeyStore"
             )
-        self._write_new(record)
+        self._write_new(record, related_clusters)
         return {"CustomKeyStoreId": record.id}
+
+    def _same_cloudhsm_store(self, caller: Caller, params: dict[str, Any]) -> StoreRecord | None:
+        """A DISCONNECTED CloudHSM store with every property of this Create request, if any."""
+        for found in self._store.page(
+            caller.account_id, caller.region, 0, 1, name=params["CustomKeyStoreName"]
+        ):
+            if (
+                found.store_type == CLOUDHSM
+                and found.connection_state == State.DISCONNECTED
+                and found.cloudhsm_cluster_id == params["CloudHsmClusterId"]
+                and found.trust_anchor_certificate == params["TrustAnchorCertificate"]
+                and self._unchanged(found, "KeyStorePassword", params["KeyStorePassword"])
+            ):
+                return found
+        return None
 
     # -- DescribeCustomKeyStores -------------------------------------------------------------
 
@@ -418,23 +443,36 @@ class KeyStoreService:
                 self._wake_worker()
                 return {}
 
-    async def finish_transition(self, record: StoreRecord) -> tuple[State, str | None]:
-        """Where a claimed CONNECTING or DISCONNECTING store ends, and its error code."""
+    async def finish_transition(self, record: StoreRecord) -> TransitionResult:
+        """Where a claimed CONNECTING or DISCONNECTING store ends."""
         if record.connection_state == State.DISCONNECTING:
-            return State.DISCONNECTED, None
+            return TransitionResult(State.DISCONNECTED)
         if record.store_type == CLOUDHSM:
-            password = self._sealer.open(
-                record.key_store_password_sealed or "", record.id, "key_store_password"
-            )
-            code = self._clusters.connect_error_code(
-                record.account_id, record.region, record.cloudhsm_cluster_id or "", password
-            )
-        else:
-            result = await self._xks.check_health(
-                self.proxy_settings(record), record.region, "ConnectCustomKeyStore"
-            )
-            code = None if result.outcome is Outcome.HEALTHY else OUTCOMES[result.outcome][2]
-        return (State.CONNECTED, None) if code is None else (State.FAILED, code)
+            return self._connect_cloudhsm(record)
+        result = await self._xks.check_health(
+            self.proxy_settings(record), record.region, "ConnectCustomKeyStore"
+        )
+        if result.outcome is Outcome.HEALTHY:
+            return TransitionResult(State.CONNECTED)
+        return TransitionResult(State.FAILED, OUTCOMES[result.outcome][2])
+
+    def _connect_cloudhsm(self, record: StoreRecord) -> TransitionResult:
+        password = self._sealer.open(
+            record.key_store_password_sealed or "", record.id, "key_store_password"
+        )
+        attempt = self._clusters.connect(
+            record.account_id, record.region, record.cloudhsm_cluster_id or "", password
+        )
+        if attempt.error_code is not None:
+            return TransitionResult(State.FAILED, attempt.error_code, after=attempt.record)
+        # Like KMS, a successful connection rotates the kmsuser password; the new one is kept
+        # (sealed) in the same transaction that changes it in the cluster.
+        sealed = self._sealer.seal(attempt.new_password or "", record.id, "key_store_password")
+        return TransitionResult(
+            State.CONNECTED,
+            changes={"key_store_password_sealed": sealed},
+            after=attempt.record,
+        )
 
     # -- DeleteCustomKeyStore ----------------------------------------------------------------
 

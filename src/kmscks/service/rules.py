@@ -159,3 +159,20 @@ def check_all(tx: Transaction, record: StoreRecord, quota: int | None) -> None:
     check_name(tx, record.account_id, record.region, record.name, record.seq)
     if record.store_type == EXTERNAL:
         check_xks_uniqueness(tx, record)
+
+
+def check_cluster_in_use(tx: Transaction, record: StoreRecord, related_clusters: list[str]) -> None:
+    """One CloudHSM store per cluster, or per clusters sharing a backup history (rule 12)."""
+    if not related_clusters:
+        return
+    marks = ", ".join("?" for _ in related_clusters)
+    in_use = tx.find(
+        f"account_id = ? AND region = ? AND cloudhsm_cluster_id IN ({marks}) AND seq <> ?",
+        (record.account_id, record.region, *related_clusters, record.seq or 0),
+    )
+    if in_use:
+        raise ServiceError(
+            "CloudHsmClusterInUseException",
+            f"The CloudHSM cluster {record.cloudhsm_cluster_id}, or a cluster that shares its"
+            f" backup history, is already associated with custom key store {in_use[0].id}.",
+        )

@@ -17,14 +17,27 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from kmscks.service.states import State
 from kmscks.store.records import StoreRecord
-from kmscks.store.sql import SqlStore, StoreUnavailable
+from kmscks.store.sql import SqlStore, StoreUnavailable, Transaction
 
 log = logging.getLogger(__name__)
 
-Finisher = Callable[[StoreRecord], Awaitable[tuple[State, str | None]]]
+
+@dataclass
+class TransitionResult:
+    """Where a transition ends; `changes` and `after` are written in the same transaction."""
+
+    state: State
+    error_code: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    after: Callable[[Transaction], None] | None = None
+
+
+Finisher = Callable[[StoreRecord], Awaitable[TransitionResult]]
 
 _CLAIM_BATCH = 32
 _MAX_IN_FLIGHT = 256
@@ -97,14 +110,17 @@ class TransitionWorker:
 
     async def _carry_out(self, record: StoreRecord) -> None:
         try:
-            state, code = await self._finish(record)
+            result = await self._finish(record)
         except Exception:
             log.exception("transition of %s failed", record.id)
-            state, code = State.FAILED, "INTERNAL_ERROR"
-        if state == State.FAILED and record.connection_state == State.DISCONNECTING:
-            state, code = State.DISCONNECTED, None
+            result = TransitionResult(State.FAILED, "INTERNAL_ERROR")
+        if result.state == State.FAILED and record.connection_state == State.DISCONNECTING:
+            result = TransitionResult(State.DISCONNECTED)
         try:
-            if not self._store.finish_transition(record, state, code):
+            finished = self._store.finish_transition(
+                record, result.state, result.error_code, result.changes, result.after
+            )
+            if not finished:
                 log.info("transition of %s was superseded", record.id)
         except StoreUnavailable as error:
             # The lease expires and another claim finishes it.

@@ -79,4 +79,93 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+
+def _cloudhsm_tables(seq_column: str, real: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE cloudhsm_clusters (
+    seq {seq_column},
+    cluster_id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    hsm_type TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    state TEXT NOT NULL,
+    state_since {real} NOT NULL,
+    create_timestamp {real} NOT NULL,
+    subnet_mapping TEXT NOT NULL,
+    vpc_id TEXT NOT NULL,
+    security_group TEXT NOT NULL,
+    security_group_ok INTEGER NOT NULL DEFAULT 1,
+    network_ok INTEGER NOT NULL DEFAULT 1,
+    source_backup_id TEXT,
+    lineage TEXT NOT NULL,
+    private_key_pem TEXT NOT NULL,
+    csr_pem TEXT NOT NULL,
+    cluster_certificate TEXT,
+    trust_anchor TEXT,
+    kmsuser_salt TEXT,
+    kmsuser_hash TEXT,
+    kmsuser_locked INTEGER NOT NULL DEFAULT 0,
+    kmsuser_logged_in INTEGER NOT NULL DEFAULT 0,
+    kmsuser_failures INTEGER NOT NULL DEFAULT 0
+)""",
+        "CREATE INDEX cloudhsm_clusters_owner ON cloudhsm_clusters (account_id, region, seq)",
+        f"""
+CREATE TABLE cloudhsm_hsms (
+    seq {seq_column},
+    hsm_id TEXT NOT NULL UNIQUE,
+    cluster_id TEXT NOT NULL,
+    availability_zone TEXT NOT NULL,
+    subnet_id TEXT NOT NULL,
+    eni_id TEXT NOT NULL,
+    eni_ip TEXT NOT NULL,
+    hsm_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    state_since {real} NOT NULL
+)""",
+        "CREATE INDEX cloudhsm_hsms_cluster ON cloudhsm_hsms (cluster_id, seq)",
+        f"""
+CREATE TABLE cloudhsm_backups (
+    seq {seq_column},
+    backup_id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    lineage TEXT NOT NULL,
+    hsm_type TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    create_timestamp {real} NOT NULL,
+    private_key_pem TEXT NOT NULL,
+    csr_pem TEXT NOT NULL,
+    cluster_certificate TEXT,
+    trust_anchor TEXT,
+    kmsuser_salt TEXT,
+    kmsuser_hash TEXT
+)""",
+        "CREATE INDEX cloudhsm_backups_owner ON cloudhsm_backups (account_id, region, seq)",
+        """
+CREATE TABLE cloudhsm_subnets (
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    subnet_id TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    used_addresses INTEGER NOT NULL DEFAULT 0,
+    exhausted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, region, subnet_id)
+)""",
+    )
+
+
+MIGRATIONS += (
+    Migration(
+        2,
+        "simulated CloudHSM clusters, HSMs, backups and subnet state",
+        {
+            "sqlite": _cloudhsm_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
+            "postgres": _cloudhsm_tables("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+        },
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

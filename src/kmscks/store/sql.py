@@ -11,7 +11,7 @@ One connection per process: opening one per request costs more than the query.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -175,23 +175,37 @@ class SqlStore:
         record: StoreRecord,
         to_state: str,
         error_code: str | None,
+        changes: dict[str, Any] | None = None,
+        after: Callable[[Transaction], None] | None = None,
     ) -> bool:
-        """End a leased transition, unless the store moved on (a newer Connect/Disconnect)."""
-        cursor = self._execute(
-            "UPDATE custom_key_stores SET connection_state = ?, connection_error_code = ?,"
-            " transition_due = NULL, lease_owner = NULL, lease_until = NULL"
-            " WHERE seq = ? AND connection_state = ? AND transition_generation = ?"
-            " AND lease_owner = ?",
-            (
-                to_state,
-                error_code,
-                record.seq,
-                record.connection_state,
-                record.transition_generation,
-                record.lease_owner,
-            ),
-        )
-        return bool(cursor.rowcount == 1)
+        """End a leased transition, unless the store moved on (a newer Connect/Disconnect).
+
+        `changes` are further columns to set, and `after` runs in the same transaction once the
+        finish is certain (for example a connector's own bookkeeping), so both happen or neither.
+        """
+        extra = changes or {}
+        assignments = "".join(f", {name} = ?" for name in extra)
+        with self._transaction(None):
+            cursor = self._execute(
+                "UPDATE custom_key_stores SET connection_state = ?, connection_error_code = ?,"
+                f" transition_due = NULL, lease_owner = NULL, lease_until = NULL{assignments}"
+                " WHERE seq = ? AND connection_state = ? AND transition_generation = ?"
+                " AND lease_owner = ?",
+                (
+                    to_state,
+                    error_code,
+                    *extra.values(),
+                    record.seq,
+                    record.connection_state,
+                    record.transition_generation,
+                    record.lease_owner,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if after is not None:
+                after(Transaction(self))
+            return True
 
     def next_transition_time(self) -> float | None:
         """When the earliest pending transition becomes claimable, or None if there is none."""

@@ -1,0 +1,190 @@
+"""Persistence of the simulated CloudHSM control plane: clusters, HSMs, backups, subnet state.
+
+store layer. Rows are plain dataclasses; queries share the SqlStore's connection, so they can
+run inside the same transaction as a custom key store change (a Connect that rotates the
+kmsuser password writes both or neither).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from kmscks.store.sql import SqlStore
+
+
+@dataclass(slots=True)
+class ClusterRow:
+    cluster_id: str
+    account_id: str
+    region: str
+    hsm_type: str
+    mode: str
+    state: str
+    state_since: float
+    create_timestamp: float
+    subnet_mapping: str  # JSON object: availability zone -> subnet id
+    vpc_id: str
+    security_group: str
+    security_group_ok: int
+    network_ok: int
+    source_backup_id: str | None
+    lineage: str  # shared by a cluster, its backups and clusters restored from them
+    private_key_pem: str
+    csr_pem: str
+    cluster_certificate: str | None = None
+    trust_anchor: str | None = None
+    kmsuser_salt: str | None = None
+    kmsuser_hash: str | None = None  # None: there is no kmsuser
+    kmsuser_locked: int = 0
+    kmsuser_logged_in: int = 0
+    kmsuser_failures: int = 0
+    seq: int | None = None
+
+
+@dataclass(slots=True)
+class HsmRow:
+    hsm_id: str
+    cluster_id: str
+    availability_zone: str
+    subnet_id: str
+    eni_id: str
+    eni_ip: str
+    hsm_type: str
+    state: str
+    state_since: float
+    seq: int | None = None
+
+
+@dataclass(slots=True)
+class BackupRow:
+    backup_id: str
+    account_id: str
+    region: str
+    cluster_id: str
+    lineage: str
+    hsm_type: str
+    mode: str
+    create_timestamp: float
+    private_key_pem: str
+    csr_pem: str
+    cluster_certificate: str | None
+    trust_anchor: str | None
+    kmsuser_salt: str | None
+    kmsuser_hash: str | None
+    seq: int | None = None
+
+
+@dataclass(slots=True)
+class SubnetState:
+    deleted: bool = False
+    used_addresses: int = 0
+    exhausted: bool = False
+
+
+def _columns(row_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(row_type))
+
+
+class ClusterTables:
+    """Queries over the CloudHSM tables, on a store's connection."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def _insert(self, table: str, row: Any) -> None:
+        columns = [name for name in _columns(type(row)) if name != "seq"]
+        cursor = self._store._execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+            f" ({', '.join('?' for _ in columns)}) RETURNING seq",
+            [getattr(row, name) for name in columns],
+        )
+        row.seq = int(cursor.fetchone()[0])
+
+    def _select(self, row_type: type, table: str, where: str, params: Sequence[Any]) -> list[Any]:
+        columns = _columns(row_type)
+        rows = self._store._execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY seq", params
+        ).fetchall()
+        return [row_type(*row) for row in rows]
+
+    def _update(self, table: str, key: str, value: str, changes: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        self._store._execute(
+            f"UPDATE {table} SET {assignments} WHERE {key} = ?", [*changes.values(), value]
+        )
+
+    # -- clusters ------------------------------------------------------------------------
+
+    def insert_cluster(self, row: ClusterRow) -> None:
+        self._insert("cloudhsm_clusters", row)
+
+    def cluster(self, account_id: str, region: str, cluster_id: str) -> ClusterRow | None:
+        found = self._select(
+            ClusterRow,
+            "cloudhsm_clusters",
+            "cluster_id = ? AND account_id = ? AND region = ?",
+            (cluster_id, account_id, region),
+        )
+        return found[0] if found else None
+
+    def clusters(self, account_id: str, region: str) -> list[ClusterRow]:
+        return self._select(
+            ClusterRow, "cloudhsm_clusters", "account_id = ? AND region = ?", (account_id, region)
+        )
+
+    def update_cluster(self, cluster_id: str, changes: dict[str, Any]) -> None:
+        self._update("cloudhsm_clusters", "cluster_id", cluster_id, changes)
+
+    # -- HSMs ------------------------------------------------------------------------------
+
+    def insert_hsm(self, row: HsmRow) -> None:
+        self._insert("cloudhsm_hsms", row)
+
+    def hsms(self, cluster_id: str) -> list[HsmRow]:
+        return self._select(HsmRow, "cloudhsm_hsms", "cluster_id = ?", (cluster_id,))
+
+    def update_hsm(self, hsm_id: str, changes: dict[str, Any]) -> None:
+        self._update("cloudhsm_hsms", "hsm_id", hsm_id, changes)
+
+    # -- backups ---------------------------------------------------------------------------
+
+    def insert_backup(self, row: BackupRow) -> None:
+        self._insert("cloudhsm_backups", row)
+
+    def backups(self, account_id: str, region: str) -> list[BackupRow]:
+        return self._select(
+            BackupRow, "cloudhsm_backups", "account_id = ? AND region = ?", (account_id, region)
+        )
+
+    # -- subnets ---------------------------------------------------------------------------
+
+    def subnet_state(self, account_id: str, region: str, subnet_id: str) -> SubnetState:
+        row = self._store._execute(
+            "SELECT deleted, used_addresses, exhausted FROM cloudhsm_subnets"
+            " WHERE account_id = ? AND region = ? AND subnet_id = ?",
+            (account_id, region, subnet_id),
+        ).fetchone()
+        if row is None:
+            return SubnetState()
+        return SubnetState(bool(row[0]), int(row[1]), bool(row[2]))
+
+    def save_subnet_state(
+        self, account_id: str, region: str, subnet_id: str, state: SubnetState
+    ) -> None:
+        self._store._execute(
+            "INSERT INTO cloudhsm_subnets"
+            " (account_id, region, subnet_id, deleted, used_addresses, exhausted)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, subnet_id) DO UPDATE"
+            " SET deleted = excluded.deleted, used_addresses = excluded.used_addresses,"
+            " exhausted = excluded.exhausted",
+            (
+                account_id,
+                region,
+                subnet_id,
+                int(state.deleted),
+                state.used_addresses,
+                int(state.exhausted),
+            ),
+        )
