@@ -40,6 +40,7 @@ def _proxy_config(credentials: list[tuple[str, str]], token_label: str) -> str:
 tls_cert = "server.pem"
 tls_key = "server-key.pem"
 mtls_client_ca = "ca.pem"
+mtls_client_name = "cks.kms.us-east-1.amazonaws.com"
 reload_interval_seconds = 0.1
 
 [pkcs11]

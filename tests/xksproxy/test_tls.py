@@ -47,13 +47,15 @@ def mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyProces
             not_after=now - dt.timedelta(days=1),
         ),
         "foreign": certs.issue(foreign_ca, "cks.kms.us-east-1.amazonaws.com", client=True),
+        "wrongname": certs.issue(tls.ca, "someone.example.test", client=True),
     }
     for name, cert in issued.items():
         (clients / f"{name}.pem").write_bytes(cert.cert_pem())
         (clients / f"{name}-key.pem").write_bytes(cert.key_pem())
     text = (
         '[server]\ntls_cert = "server.pem"\ntls_key = "server-key.pem"\n'
-        'mtls_client_ca = "ca.pem"\n' + store_toml("/software", "software")
+        'mtls_client_ca = "ca.pem"\nmtls_client_name = "cks.kms.us-east-1.amazonaws.com"\n'
+        + store_toml("/software", "software")
     )
     proxy = start_proxy(directory, text)
     try:
@@ -76,8 +78,8 @@ def test_mtls_accepts_a_client_certificate_from_the_ca(mtls):
     assert _health(proxy, tls, (str(clients / "good.pem"), str(clients / "good-key.pem"))) == 200
 
 
-@pytest.mark.parametrize("client", [None, "expired", "foreign"])
-def test_mtls_rejects_missing_expired_and_foreign_certificates(mtls, client):
+@pytest.mark.parametrize("client", [None, "expired", "foreign", "wrongname"])
+def test_mtls_rejects_missing_expired_foreign_and_misnamed_certificates(mtls, client):
     proxy, tls, clients = mtls
     cert = (str(clients / f"{client}.pem"), str(clients / f"{client}-key.pem")) if client else None
     with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):

@@ -88,7 +88,9 @@ def _backends(config: ProxyConfig) -> dict[str, KeyBackend]:
 
 async def _serve(config: ProxyConfig, backends: dict[str, KeyBackend], host: str, port: int) -> int:
     proxy = Proxy(config, backends)
-    server = HttpServer(proxy.handle, config.server.idle_timeout_seconds)
+    server = HttpServer(
+        proxy.handle, config.server.idle_timeout_seconds, config.server.mtls_client_name
+    )
     tls = config.server
     context = (
         tls_context(tls.tls_cert, tls.tls_key, tls.mtls_client_ca)

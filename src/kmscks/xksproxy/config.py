@@ -67,6 +67,7 @@ class ServerConfig:
     tls_cert: Path | None
     tls_key: Path | None
     mtls_client_ca: Path | None
+    mtls_client_name: str | None
     reload_interval_seconds: float
     idle_timeout_seconds: float
 
@@ -138,6 +139,7 @@ def _server(raw: dict[str, Any], base: Path) -> ServerConfig:
             "tls_cert",
             "tls_key",
             "mtls_client_ca",
+            "mtls_client_name",
             "reload_interval_seconds",
             "idle_timeout_seconds",
         },
@@ -152,6 +154,9 @@ def _server(raw: dict[str, Any], base: Path) -> ServerConfig:
         raise ConfigError("server.tls_cert and server.tls_key must be given together")
     if client_ca is not None and cert is None:
         raise ConfigError("server.mtls_client_ca needs TLS (server.tls_cert and server.tls_key)")
+    client_name = raw.get("mtls_client_name")
+    if client_name is not None and (not isinstance(client_name, str) or client_ca is None):
+        raise ConfigError("server.mtls_client_name: a DNS name, and it needs server.mtls_client_ca")
     return ServerConfig(
         host=_string(raw, "host", "server", default="127.0.0.1"),
         port=port,
@@ -159,6 +164,7 @@ def _server(raw: dict[str, Any], base: Path) -> ServerConfig:
         tls_cert=cert,
         tls_key=key,
         mtls_client_ca=client_ca,
+        mtls_client_name=client_name,
         reload_interval_seconds=_number(raw, "reload_interval_seconds", "server", 2.0),
         idle_timeout_seconds=_number(raw, "idle_timeout_seconds", "server", 60.0),
     )

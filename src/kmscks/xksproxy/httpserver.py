@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from kmscks.xksproxy.app import Response, error_response
 from kmscks.xksproxy.errors import ValidationException
@@ -46,10 +47,25 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext
     return context
 
 
+def client_names(peer_cert: dict[str, Any] | None) -> set[str]:
+    """The DNS names and common names a verified client certificate carries."""
+    if not peer_cert:
+        return set()
+    names = {value for kind, value in peer_cert.get("subjectAltName", ()) if kind == "DNS"}
+    for rdn in peer_cert.get("subject", ()):
+        names.update(value for key, value in rdn if key == "commonName")
+    return {name.lower() for name in names}
+
+
 class HttpServer:
-    def __init__(self, handler: Handler, idle_timeout: float) -> None:
+    def __init__(
+        self, handler: Handler, idle_timeout: float, client_name: str | None = None
+    ) -> None:
         self._handler = handler
         self._idle_timeout = idle_timeout
+        # The spec lets the admin pin the client certificate's subject as well as its CA
+        # (KMS presents cks.kms.<region>.amazonaws.com).
+        self._client_name = client_name.lower() if client_name else None
         self._connections: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
 
@@ -76,6 +92,14 @@ class HttpServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
         try:
+            if self._client_name is not None:
+                ssl_object = writer.get_extra_info("ssl_object")
+                peer = ssl_object.getpeercert() if ssl_object is not None else None
+                if self._client_name not in client_names(peer):
+                    log.warning(
+                        "closing a connection: client certificate is not for %s", self._client_name
+                    )
+                    return
             while await self._one_request(reader, writer):
                 pass
         except (ConnectionError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError):

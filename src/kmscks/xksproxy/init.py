@@ -30,6 +30,7 @@ tls_key = "server-key.pem"
 # Uncomment to require client certificates issued by this CA (mutual TLS);
 # client.pem / client-key.pem are such a certificate, for `cks serve`'s [xks] client_cert.
 # mtls_client_ca = "ca.pem"
+# mtls_client_name = "cks.kms.{region}.amazonaws.com"
 
 [software]
 data_dir = "data"   # software keys, wrapped under data/wrapping.key; created on first start
