@@ -83,11 +83,13 @@ def build_process(options: ServeOptions) -> Process:
         load_service_model("cloudhsmv2"),
         CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),
         internal_error="CloudHsmInternalFailureException",
+        validation_error="CloudHsmInvalidRequestException",
     )
     admin = Api(
         ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
         CloudHsmAdmin(control),
         internal_error="CloudHsmInternalFailureException",
+        validation_error="CloudHsmInvalidRequestException",
     )
     handler = RequestHandler([kms, cloudhsm, admin], authenticator)
     return Process(config, store, service, worker, handler)

@@ -45,12 +45,19 @@ class _Route:
     validate: Callable[[dict[str, Any]], None]
     serialize: Callable[[dict[str, Any] | None], dict[str, Any]]
     internal_error: str
+    validation_error: str
 
 
 class Api:
     """A service model bound to the object that implements its operations."""
 
-    def __init__(self, model: ServiceModel, implementation: object, internal_error: str) -> None:
+    def __init__(
+        self,
+        model: ServiceModel,
+        implementation: object,
+        internal_error: str,
+        validation_error: str = "ValidationException",
+    ) -> None:
         validator = InputValidator(model)
         serializer = OutputSerializer(model)
         self.model = model
@@ -65,6 +72,7 @@ class Api:
                 validator.for_operation(operation),
                 serializer.for_operation(operation),
                 internal_error,
+                validation_error,
             )
 
 
@@ -100,7 +108,14 @@ class RequestHandler:
                 service=route.model.signing_name,
             )
             params = _parse_body(body)
-            route.validate(params)
+            try:
+                route.validate(params)
+            except ServiceError as error:
+                # Some services answer shape violations with their own error (CloudHSM's
+                # CloudHsmInvalidRequestException); the wording stays AWS's.
+                if error.code == "ValidationException":
+                    raise ServiceError(route.validation_error, error.message)
+                raise
             result = await route.call(Caller(principal.account_id, principal.region), params)
             payload = orjson.dumps(route.serialize(result))
             return 200, _headers(request_id), payload

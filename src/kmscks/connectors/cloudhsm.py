@@ -55,10 +55,7 @@ class ClusterChecks:
 
     def _cluster(self, account_id: str, region: str, cluster_id: str) -> ClusterRow | None:
         cluster = self._control.find(Owner(account_id, region), cluster_id)
-        if cluster is None or self._control.state_of(cluster) in (
-            lifecycle.DELETE_IN_PROGRESS,
-            lifecycle.DELETED,
-        ):
+        if cluster is None or self._control.state_of(cluster) == lifecycle.DELETED:
             return None
         return cluster
 
@@ -143,7 +140,7 @@ class ClusterChecks:
         """Connect as KMS does: reach the cluster, log in as kmsuser, rotate its password."""
         owner = Owner(account_id, region)
         cluster = self._cluster(account_id, region, cluster_id)
-        if cluster is None:
+        if cluster is None or self._control.state_of(cluster) != lifecycle.ACTIVE:
             return ConnectAttempt("CLUSTER_NOT_FOUND")
         subnets = list(self._control.subnet_mapping(cluster).values())
         if not all(self._control.subnet_exists(owner, subnet) for subnet in subnets):
