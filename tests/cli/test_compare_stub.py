@@ -185,7 +185,10 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
             "create-custom-key-store", *e, "--custom-key-store-name", "n",
             "--xks-proxy-authentication-credential", '{"AccessKeyId": "A", "Foo": 1}',
         ),
-        case("create-custom-key-store", *e, "--custom-key-store-name", "", "--key-store-password", "x"),
+        case(
+            "create-custom-key-store", *e, "--custom-key-store-name", "",
+            "--key-store-password", "x",
+        ),
         case(
             "update-custom-key-store", *e, "--custom-key-store-id", "cks-1",
             "--xks-proxy-uri-path", "file://missing",
