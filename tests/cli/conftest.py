@@ -330,3 +330,34 @@ def _wait_for_state(client: object, store_id: str, state: str, timeout: float = 
 
 
 wait_for_state = _wait_for_state
+
+
+@pytest.fixture
+def cks(monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes], tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `cks kms ...` in this process: cks(args, **env) -> Result. HOME is a fresh temp dir
+    AWS_* comes only from `env` (plus test/test/us-east-1 unless overridden)."""
+    from kmscks.cli.main import main
+
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def invoke(args: list[str], **env: str) -> Result:
+        for key in list(os.environ):
+            if key.startswith("AWS_") or key in ("HOME", "TZ"):
+                monkeypatch.delenv(key, raising=False)
+        for key, value in base_env(home, **env).items():
+            monkeypatch.setenv(key, value)
+        import time
+
+        time.tzset()
+        capfdbinary.readouterr()
+        rc = main(args)
+        out, err = capfdbinary.readouterr()
+        return Result(out, err, rc)
+
+    invoke.home = home  # type: ignore[attr-defined]
+    yield invoke
+    monkeypatch.undo()
+    import time
+
+    time.tzset()

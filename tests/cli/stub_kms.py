@@ -119,7 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         state = self.server.state
         target = self.headers.get("X-Amz-Target", "")
-        state.requests.append({"target": target, "headers": dict(self.headers), "body": raw})
+        state.requests.append(
+            {"target": target, "path": self.path, "headers": dict(self.headers), "body": raw}
+        )
         if state.fail_statuses:
             status = state.fail_statuses.pop(0)
             self._reply(status, {"__type": "KMSInternalException", "message": "stub failure"})
@@ -193,7 +195,9 @@ class StubKMS:
         self._server.state = StubState()
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     @property

@@ -99,7 +99,7 @@ def test_errors_of_the_other_operations_match_aws(
         case("delete-custom-key-store", *e, "--custom-key-store-id", failed, "--output", "text"),
         case("delete-custom-key-store", *e, "--custom-key-store-id", "cks-00000000000000000"),
         case(U, *e, "--custom-key-store-id", failed, "--new-custom-key-store-name", "x"),
-        case(U, *e, "--custom-key-store-id", disconnected, "--new-custom-key-store-name", "vpc-store-2"),
+        case(U, *e, "--custom-key-store-id", disconnected, "--new-custom-key-store-name", "vpc-store-2"),  # noqa: E501
         case(U, *e, "--custom-key-store-id", disconnected, "--xks-proxy-uri-path", "not-a-path"),
         case("connect-custom-key-store", *e),
         case("connect-custom-key-store", *e, "--custom-key-store-id", ""),
