@@ -49,6 +49,20 @@ def healthy_proxy() -> Iterator[FakeProxy]:
     proxy.close()
 
 
+AWS_CLI = "/usr/bin/aws"
+
+
+@pytest.fixture(scope="session")
+def aws_cli() -> str:
+    """Debian's AWS CLI v2 (a pip-installed v1 may shadow `aws` on PATH, so the full path)."""
+    import subprocess
+
+    require(os.path.exists(AWS_CLI), f"the AWS CLI v2 at {AWS_CLI} (Debian package awscli)")
+    version = subprocess.run([AWS_CLI, "--version"], capture_output=True, text=True, check=False)
+    require(version.stdout.startswith("aws-cli/2"), f"aws-cli/2 (found {version.stdout!r})")
+    return AWS_CLI
+
+
 @pytest.fixture(scope="session")
 def server(
     tmp_path_factory: pytest.TempPathFactory, healthy_proxy: FakeProxy
@@ -106,5 +120,3 @@ def fresh_postgres(postgres_url: str) -> Iterator[str]:
     yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-

@@ -9,25 +9,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import require, require_executable
 from tests.helpers.clients import kms_client, xks_params
 from tests.helpers.server import ServerProcess
 
-AWS = "/usr/bin/aws"
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 
 
-@pytest.fixture(scope="module")
-def aws_cli() -> str:
-    require(os.path.exists(AWS), f"the AWS CLI v2 at {AWS} (Debian package awscli)")
-    version = subprocess.run([AWS, "--version"], capture_output=True, text=True, check=False)
-    require(version.stdout.startswith("aws-cli/2"), f"aws-cli/2 (found {version.stdout!r})")
-    return AWS
-
-
-def run_aws(aws: str, server: ServerProcess, region: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_aws(
+    aws: str, server: ServerProcess, region: str, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -39,48 +30,88 @@ def run_aws(aws: str, server: ServerProcess, region: str, tmp_path: Path, *args:
     }
     return subprocess.run(
         [aws, "kms", *args, "--endpoint-url", server.url],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
-def test_aws_cli_describes_stores(aws_cli: str, server: ServerProcess, region: str, tmp_path: Path) -> None:
+def test_aws_cli_describes_stores(
+    aws_cli: str, server: ServerProcess, region: str, tmp_path: Path
+) -> None:
     kms = kms_client(server.url, region)
-    ids = [kms.create_custom_key_store(**xks_params(f"cli-{i}"))["CustomKeyStoreId"] for i in range(3)]
-    result = run_aws(aws_cli, server, region, tmp_path, "describe-custom-key-stores", "--page-size", "2")
+    ids = [
+        kms.create_custom_key_store(**xks_params(f"cli-{i}"))["CustomKeyStoreId"] for i in range(3)
+    ]
+    result = run_aws(
+        aws_cli, server, region, tmp_path, "describe-custom-key-stores", "--page-size", "2"
+    )
     assert result.returncode == 0, result.stderr
     stores = json.loads(result.stdout)["CustomKeyStores"]
     assert [s["CustomKeyStoreId"] for s in stores] == ids
     assert stores[0]["CreationDate"].endswith("+00:00")  # a number on the wire, ISO in the CLI
     assert stores[0]["XksProxyConfiguration"]["UriEndpoint"] == "https://xks.example.test"
     missing = run_aws(
-        aws_cli, server, region, tmp_path, "describe-custom-key-stores", "--custom-key-store-name", "nope"
+        aws_cli,
+        server,
+        region,
+        tmp_path,
+        "describe-custom-key-stores",
+        "--custom-key-store-name",
+        "nope",
     )
     assert missing.returncode == 254
     assert "An error occurred (CustomKeyStoreNotFoundException) when calling the" in missing.stderr
     query = run_aws(
-        aws_cli, server, region, tmp_path, "describe-custom-key-stores",
-        "--query", "CustomKeyStores[].CustomKeyStoreName", "--output", "text",
+        aws_cli,
+        server,
+        region,
+        tmp_path,
+        "describe-custom-key-stores",
+        "--query",
+        "CustomKeyStores[].CustomKeyStoreName",
+        "--output",
+        "text",
     )
     assert query.stdout.split() == ["cli-0", "cli-1", "cli-2"]
 
 
-def test_aws_cli_runs_the_other_operations(aws_cli: str, server: ServerProcess, region: str, tmp_path: Path) -> None:
+def test_aws_cli_runs_the_other_operations(
+    aws_cli: str, server: ServerProcess, region: str, tmp_path: Path
+) -> None:
     params = xks_params("cli-full")
     credential = params["XksProxyAuthenticationCredential"]
     created = run_aws(
-        aws_cli, server, region, tmp_path, "create-custom-key-store",
-        "--custom-key-store-name", "cli-full",
-        "--custom-key-store-type", "EXTERNAL_KEY_STORE",
-        "--xks-proxy-connectivity", "PUBLIC_ENDPOINT",
-        "--xks-proxy-uri-endpoint", params["XksProxyUriEndpoint"],
-        "--xks-proxy-uri-path", params["XksProxyUriPath"],
+        aws_cli,
+        server,
+        region,
+        tmp_path,
+        "create-custom-key-store",
+        "--custom-key-store-name",
+        "cli-full",
+        "--custom-key-store-type",
+        "EXTERNAL_KEY_STORE",
+        "--xks-proxy-connectivity",
+        "PUBLIC_ENDPOINT",
+        "--xks-proxy-uri-endpoint",
+        params["XksProxyUriEndpoint"],
+        "--xks-proxy-uri-path",
+        params["XksProxyUriPath"],
         "--xks-proxy-authentication-credential",
         f"AccessKeyId={credential['AccessKeyId']},RawSecretAccessKey={credential['RawSecretAccessKey']}",
     )
     assert created.returncode == 0, created.stderr
     store_id = json.loads(created.stdout)["CustomKeyStoreId"]
     for args in (
-        ("update-custom-key-store", "--custom-key-store-id", store_id, "--new-custom-key-store-name", "renamed"),
+        (
+            "update-custom-key-store",
+            "--custom-key-store-id",
+            store_id,
+            "--new-custom-key-store-name",
+            "renamed",
+        ),
         ("connect-custom-key-store", "--custom-key-store-id", store_id),
     ):
         result = run_aws(aws_cli, server, region, tmp_path, *args)
@@ -89,10 +120,17 @@ def test_aws_cli_runs_the_other_operations(aws_cli: str, server: ServerProcess, 
 
 def run_node(script: str, server: ServerProcess, region: str) -> Any:
     node = require_executable("node")
-    require((JS_DIR / "node_modules" / "@aws-sdk" / "client-kms").exists(), "@aws-sdk/client-kms (make node-deps)")
+    require(
+        (JS_DIR / "node_modules" / "@aws-sdk" / "client-kms").exists(),
+        "@aws-sdk/client-kms (make node-deps)",
+    )
     result = subprocess.run(
         [node, str(JS_DIR / script), server.url, region],
-        capture_output=True, text=True, timeout=60, check=False, cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=JS_DIR,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

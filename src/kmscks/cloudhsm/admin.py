@@ -117,33 +117,41 @@ class CloudHsmAdmin:
             )
         return cluster
 
-    def _set(
-        self, caller: Caller, params: dict[str, Any], changes: dict[str, Any], *states: str
+    def _change(
+        self,
+        caller: Caller,
+        params: dict[str, Any],
+        changes: dict[str, Any],
+        *states: str,
+        needs_kmsuser: bool = False,
+        back_up: bool = False,
     ) -> dict[str, Any]:
         cluster = self._cluster(caller, params, *states)
+        if needs_kmsuser and cluster.kmsuser_hash is None:
+            raise not_found(f"The cluster {cluster.cluster_id} has no kmsuser.")
         self._control.tables.update_cluster(cluster.cluster_id, changes)
         for name, value in changes.items():
             setattr(cluster, name, value)
+        if back_up:
+            self._control.back_up(cluster)
         return {"ClusterId": cluster.cluster_id, "State": self._control.state_of(cluster)}
 
-    def _with_kmsuser(
-        self, caller: Caller, params: dict[str, Any], changes: dict[str, Any]
+    def _kmsuser(
+        self, caller: Caller, params: dict[str, Any], changes: dict[str, Any], back_up: bool = False
     ) -> dict[str, Any]:
-        cluster = self._cluster(caller, params, lifecycle.ACTIVE)
-        if cluster.kmsuser_hash is None:
-            raise not_found(f"The cluster {cluster.cluster_id} has no kmsuser.")
-        self._control.tables.update_cluster(cluster.cluster_id, changes)
-        return {"ClusterId": cluster.cluster_id, "State": lifecycle.ACTIVE}
+        return self._change(
+            caller, params, changes, lifecycle.ACTIVE, needs_kmsuser=True, back_up=back_up
+        )
 
     async def activate_cluster(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._set(caller, params, {"state": lifecycle.ACTIVE}, lifecycle.INITIALIZED)
+        return self._change(caller, params, {"state": lifecycle.ACTIVE}, lifecycle.INITIALIZED)
 
     async def create_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         cluster = self._cluster(caller, params, lifecycle.ACTIVE)
         if cluster.kmsuser_hash is not None:
             raise invalid_request(f"The cluster {cluster.cluster_id} already has a kmsuser.")
         salt, digest = kmsuser.password_hash(params["Password"])
-        return self._set(
+        return self._change(
             caller,
             params,
             {
@@ -153,18 +161,22 @@ class CloudHsmAdmin:
                 "kmsuser_logged_in": 0,
                 "kmsuser_failures": 0,
             },
+            back_up=True,
         )
 
     async def delete_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._with_kmsuser(
-            caller, params, {"kmsuser_salt": None, "kmsuser_hash": None, "kmsuser_logged_in": 0}
+        return self._kmsuser(
+            caller,
+            params,
+            {"kmsuser_salt": None, "kmsuser_hash": None, "kmsuser_logged_in": 0},
+            back_up=True,
         )
 
     async def change_kms_user_password(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
         salt, digest = kmsuser.password_hash(params["Password"])
-        return self._with_kmsuser(
+        return self._kmsuser(
             caller,
             params,
             {
@@ -176,25 +188,25 @@ class CloudHsmAdmin:
         )
 
     async def lock_out_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._with_kmsuser(caller, params, {"kmsuser_locked": 1})
+        return self._kmsuser(caller, params, {"kmsuser_locked": 1})
 
     async def log_in_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._with_kmsuser(caller, params, {"kmsuser_logged_in": 1})
+        return self._kmsuser(caller, params, {"kmsuser_logged_in": 1})
 
     async def log_out_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._with_kmsuser(caller, params, {"kmsuser_logged_in": 0})
+        return self._kmsuser(caller, params, {"kmsuser_logged_in": 0})
 
     async def break_security_group(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._set(caller, params, {"security_group_ok": 0})
+        return self._change(caller, params, {"security_group_ok": 0})
 
     async def repair_security_group(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._set(caller, params, {"security_group_ok": 1})
+        return self._change(caller, params, {"security_group_ok": 1})
 
     async def block_network(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._set(caller, params, {"network_ok": 0})
+        return self._change(caller, params, {"network_ok": 0})
 
     async def unblock_network(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return self._set(caller, params, {"network_ok": 1})
+        return self._change(caller, params, {"network_ok": 1})
 
     def _subnet(self, caller: Caller, params: dict[str, Any], **changes: bool) -> dict[str, Any]:
         owner = Owner(caller.account_id, caller.region)

@@ -147,12 +147,12 @@ class ControlPlane:
         if len({known[s].vpc_id for s in subnet_ids}) > 1:
             raise invalid_request("All subnets must be in the same VPC.")
         cluster_id = new_id("cluster-")
-        now = self._clock()
         backup = self._source_backup(owner, source_backup) if source_backup else None
         if backup is not None:
             key_pem, csr_pem = backup.private_key_pem, backup.csr_pem
         else:
             key_pem, csr_pem = certs.new_cluster_key_and_csr(cluster_id)
+        now = self._clock()  # after the key: its generation is not part of the transition
         cluster = ClusterRow(
             cluster_id=cluster_id,
             account_id=owner.account_id,
@@ -214,11 +214,15 @@ class ControlPlane:
         self.tables.update_cluster(cluster_id, changes)
         for name, value in changes.items():
             setattr(cluster, name, value)
-        self._back_up(cluster)
+        self.back_up(cluster)
         return cluster
 
-    def _back_up(self, cluster: ClusterRow) -> None:
-        """CloudHSM backs an initialized cluster up, users included (kept in the lineage)."""
+    def back_up(self, cluster: ClusterRow) -> None:
+        """A backup of an initialized cluster, users included (it keeps the lineage).
+
+        CloudHSM backs clusters up periodically; here a backup is taken at initialization and at
+        each change of HSMs or of the kmsuser, so a restore always has the latest state.
+        """
         self.tables.insert_backup(
             BackupRow(
                 backup_id=new_id("backup-"),
@@ -278,7 +282,7 @@ class ControlPlane:
             self.tables.insert_hsm(hsm)
             self._use_addresses(owner, subnet_id, +1)
             if state != lifecycle.UNINITIALIZED:
-                self._back_up(cluster)
+                self.back_up(cluster)
         return hsm
 
     def _address(self, owner: Owner, subnet_id: str, requested: str | None) -> str:
