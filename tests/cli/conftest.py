@@ -119,9 +119,18 @@ def run_cks(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Re
 _PROGRAM = re.compile(rb"\baws\b")
 
 
+# 2.33 changed this hint from "aws configure" to "aws login" (aws-cli-behaviour.md §8);
+# Debian's 2.9.19 still prints the old one, and cks follows 2.33.
+_OLD_CREDENTIALS_HINT = b'configure credentials by running "cks configure".'
+_NEW_CREDENTIALS_HINT = b'configure credentials by running "cks login".'
+
+
 def as_cks(result: Result) -> Result:
-    """The aws result with the program's name in messages spelled `cks`."""
-    return Result(result.stdout, _PROGRAM.sub(b"cks", result.stderr), result.rc)
+    """The aws result as 2.33 would print it, with the program's name spelled `cks`."""
+    stderr = _PROGRAM.sub(b"cks", result.stderr).replace(
+        _OLD_CREDENTIALS_HINT, _NEW_CREDENTIALS_HINT
+    )
+    return Result(result.stdout, stderr, result.rc)
 
 
 @dataclass(frozen=True)

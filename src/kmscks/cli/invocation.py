@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from kmscks.cli import arguments, spec
-from kmscks.cli.errors import ParamValidationError
+from kmscks.cli.errors import NoCredentialsError, ParamValidationError
 from kmscks.cli.output import Query, write_response
 from kmscks.cli.paginate import PageIterator
 from kmscks.cli.settings import Settings
@@ -144,6 +144,7 @@ class Invocation:
 
     def _endpoint(self) -> Endpoint:
         options = self.options
+        credentials = self.settings.find_credentials() if options.sign_request else None
         region = self.settings.region(options.region)
         url = self.settings.endpoint_url(options.endpoint_url, region)
         from kmscks.cli.help import version_string
@@ -151,7 +152,7 @@ class Invocation:
         endpoint = Endpoint(
             url=url,
             region=region,
-            credentials=None,
+            credentials=credentials,
             user_agent=version_string(),
             verify_ssl=options.verify_ssl,
             ca_bundle=self.settings.ca_bundle(options.ca_bundle),
@@ -171,7 +172,7 @@ class Invocation:
         def call(params: dict[str, Any]) -> dict[str, Any]:
             validate(params, operation["input"])
             if sign and endpoint.credentials is None:
-                endpoint.credentials = self.settings.credentials()
+                raise NoCredentialsError()
             body = endpoint.call(operation["name"], target_prefix, params)
             shaped: dict[str, Any] = shape_value(body, operation["output"], self.timestamp_format)
             return shaped

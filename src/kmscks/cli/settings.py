@@ -168,6 +168,15 @@ class Settings:
 
     def credentials(self) -> Credentials:
         """botocore's chain, as far as cks implements it; NoCredentialsError when it ends."""
+        found = self.find_credentials()
+        if found is None:
+            raise NoCredentialsError()
+        return found
+
+    def find_credentials(self) -> Credentials | None:
+        """The chain without the final error: botocore resolves credentials when the client
+        is created (so broken sources fail before a missing region) but reports their absence
+        only when signing."""
         if not self.profile_option:
             found = self._env_credentials()
             if found:
@@ -180,7 +189,7 @@ class Settings:
         process = self.profile.get("credential_process")
         if process:
             return _process_credentials(process)
-        raise NoCredentialsError()
+        return None
 
     def _env_credentials(self) -> Credentials | None:
         access = self.environ.get("AWS_ACCESS_KEY_ID")

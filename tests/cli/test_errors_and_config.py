@@ -1,0 +1,222 @@
+"""Errors, retries, exit codes and configuration (~/.aws files, AWS_* variables).
+
+Where Debian's aws 2.9.19 behaves like 2.33 the cases are compared with it; the rest
+(AWS_ENDPOINT_URL*, which 2.9.19 predates) assert the 2.33 behaviour from the contract.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kmscks.cli.settings import Settings
+from tests.cli.conftest import (
+    AWS,
+    CKS,
+    Runners,
+    as_cks,
+    base_env,
+    case,
+    compare_cases,
+    describe_difference,
+    make_home,
+    run,
+)
+from tests.cli.stub_kms import StubKMS
+
+D = "describe-custom-key-stores"
+
+
+def test_connection_refused_and_server_errors_match_aws(cli_home: Path, tmp_path: Path) -> None:
+    """Retries take real time (backoff with jitter), so these run the executables in parallel."""
+    stubs = [StubKMS() for _ in range(4)]
+    try:
+        stubs[0].state.fail_statuses = [500, 503, 500]  # aws: all three attempts fail
+        stubs[1].state.fail_statuses = [500, 503, 500]  # cks: the same
+        stubs[2].state.fail_statuses = [502]  # aws: the retry succeeds
+        stubs[3].state.fail_statuses = [502]  # cks: the same
+        env = base_env(cli_home)
+        jobs = [
+            ([AWS, "kms", D, "--endpoint-url", "http://127.0.0.1:9/"], True),
+            ([*CKS, D, "--endpoint-url", "http://127.0.0.1:9/"], False),
+            ([AWS, "kms", D, "--endpoint-url", stubs[0].url, "--max-items", "1"], True),
+            ([*CKS, D, "--endpoint-url", stubs[1].url, "--max-items", "1"], False),
+            ([AWS, "kms", D, "--endpoint-url", stubs[2].url, "--max-items", "1"], True),
+            ([*CKS, D, "--endpoint-url", stubs[3].url, "--max-items", "1"], False),
+        ]
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda job: run(job[0], env, tmp_path), jobs))
+        results = [as_cks(r) if is_aws else r for r, (_, is_aws) in zip(results, jobs, strict=True)]
+        for aws, cks in zip(results[::2], results[1::2], strict=True):
+            assert aws == cks, describe_difference("retries", aws, cks)
+        assert results[1].rc == 255
+        assert (
+            results[1].stderr == b'\nCould not connect to the endpoint URL: "http://127.0.0.1:9/"\n'
+        )
+        assert b"(reached max retries: 2): stub failure" in results[3].stderr
+        assert results[3].rc == 254
+        assert len(stubs[1].state.requests) == 3 and len(stubs[3].state.requests) == 2
+    finally:
+        for stub in stubs:
+            stub.stop()
+
+
+def test_client_errors_are_not_retried_and_max_attempts_is_honoured(
+    cks: Any, fresh_stub: StubKMS
+) -> None:
+    assert cks([D, "--endpoint-url", fresh_stub.url, "--custom-key-store-id", "nope"]).rc == 254
+    assert len(fresh_stub.state.requests) == 1
+    fresh_stub.state.fail_statuses = [500, 500]
+    result = cks([D, "--endpoint-url", fresh_stub.url], AWS_MAX_ATTEMPTS="1")
+    assert result.rc == 254 and b"KMSInternalException" in result.stderr
+    assert len(fresh_stub.state.requests) == 2
+
+
+def test_repeated_marker_matches_aws(runners: Runners, cli_home: Path, fresh_stub: StubKMS) -> None:
+    fresh_stub.state.repeat_marker = True
+    diffs = compare_cases(
+        runners, [case(D, "--endpoint-url", fresh_stub.url, "--page-size", "1")], cli_home
+    )
+    assert not diffs, "".join(diffs)
+
+
+def _profiles_home(root: Path) -> Path:
+    home = make_home(root)
+    (home / ".aws" / "config").write_text(
+        "[default]\nregion = us-east-1\noutput = text\ncli_timestamp_format = wire\n"
+        "[profile eu]\nregion = eu-west-1\n"
+        "[profile v1]\nregion = us-east-1\ncli_timestamp_format = none\n"
+        "[profile tabled]\nregion = us-east-1\noutput = table\n"
+        "aws_access_key_id = test\naws_secret_access_key = test\n"
+        "[profile process]\nregion = us-east-1\n"
+        "credential_process = /bin/echo "
+        "'{\"Version\": 1, \"AccessKeyId\": \"test\", \"SecretAccessKey\": \"test\"}'\n"
+    )  # fmt: skip
+    (home / ".aws" / "credentials").write_text(
+        "[default]\naws_access_key_id = test\naws_secret_access_key = test\n"
+        "[eu]\naws_access_key_id = test\naws_secret_access_key = test\n"
+        "[half]\naws_access_key_id = test\n"
+    )
+    return home
+
+
+def test_config_files_and_variables_match_aws(
+    runners: Runners, stub_kms: StubKMS, tmp_path: Path
+) -> None:
+    home = _profiles_home(tmp_path / "home")
+    e = ("--endpoint-url", stub_kms.url, "--max-items", "1")
+    files = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_DEFAULT_REGION": ""}
+    cases = [
+        case(D, *e, **files),
+        case(D, *e, "--output", "json", **files),
+        case(D, *e, "--profile", "eu", **files),
+        case(D, *e, "--profile", "tabled", **files),
+        case(D, *e, "--profile", "process", **files),
+        case(D, *e, "--profile", "v1", **files),
+        case(D, *e, "--profile", "half", **files),
+        case(D, *e, "--profile", "nosuch", **files),
+        case(D, *e, AWS_PROFILE="tabled", **files),
+        case(D, *e, AWS_PROFILE="eu", AWS_DEFAULT_OUTPUT="yaml", **files),
+        # An explicit --profile ignores the environment's keys: "eu" has its own.
+        case(D, *e, "--profile", "eu", AWS_ACCESS_KEY_ID="bad", AWS_SECRET_ACCESS_KEY="bad"),
+        case(D, *e, "--profile", "eu", "--region", "ap-south-1", AWS_REGION="us-west-2"),
+        case(D, *e, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), **files),
+        case(D, *e, AWS_CONFIG_FILE=str(tmp_path / "none"), **files),
+    ]
+    diffs = compare_cases(runners, cases, home)
+    assert not diffs, "".join(diffs)
+
+
+def test_endpoint_url_variables(cks: Any, fresh_stub: StubKMS, tmp_path: Path) -> None:
+    """AWS_ENDPOINT_URL_KMS and AWS_ENDPOINT_URL (2.33; 2.9.19 predates them)."""
+    assert cks([D, "--max-items", "1"], AWS_ENDPOINT_URL_KMS=fresh_stub.url).rc == 0
+    assert cks([D, "--max-items", "1"], AWS_ENDPOINT_URL=fresh_stub.url).rc == 0
+    refused = cks(
+        [D],
+        AWS_ENDPOINT_URL_KMS="http://127.0.0.1:9",
+        AWS_ENDPOINT_URL=fresh_stub.url,
+        AWS_MAX_ATTEMPTS="1",
+    )
+    assert refused.stderr == b'\nCould not connect to the endpoint URL: "http://127.0.0.1:9/"\n'
+    ok = cks([D, "--endpoint-url", fresh_stub.url], AWS_ENDPOINT_URL_KMS="http://127.0.0.1:9")
+    assert ok.rc == 0
+    assert len(fresh_stub.state.requests) == 3
+
+
+def test_endpoint_resolution_order(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[default]\nendpoint_url = http://from-profile\n"
+        "[profile svc]\nservices = mine\n[services mine]\nkms =\n  endpoint_url = http://from-services\n"
+    )
+    env = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "c")}
+    assert Settings(env, None).endpoint_url(None, "eu-west-1") == "http://from-profile"
+    assert Settings(env, "svc").endpoint_url(None, "eu-west-1") == "http://from-services"
+    assert (
+        Settings({**env, "AWS_ENDPOINT_URL": "http://g"}, None).endpoint_url(None, "x")
+        == "http://g"
+    )
+    ignored = {**env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true", "AWS_ENDPOINT_URL": "http://g"}
+    assert (
+        Settings(ignored, None).endpoint_url(None, "eu-west-1")
+        == "https://kms.eu-west-1.amazonaws.com"
+    )
+    assert Settings(ignored, None).endpoint_url("http://o", "eu-west-1") == "http://o"
+
+
+def test_missing_credentials_says_login_like_2_33(cks: Any, fresh_stub: StubKMS) -> None:
+    result = cks(
+        [D, "--endpoint-url", fresh_stub.url], AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY=""
+    )
+    assert result.rc == 253
+    assert result.stderr == (
+        b'\nUnable to locate credentials. You can configure credentials by running "cks login".\n'
+    )
+    assert fresh_stub.state.requests == []
+
+
+def test_non_positive_max_items_warns_like_2_33(cks: Any, fresh_stub: StubKMS) -> None:
+    result = cks([D, "--endpoint-url", fresh_stub.url, "--max-items", "0"])
+    assert result.rc == 0
+    assert (
+        result.stderr
+        == b"warning: Non-positive values for --max-items may result in undefined behavior.\n"
+    )
+    assert b"eyJNYXJrZXIiOiBudWxsLCAiYm90b190cnVuY2F0ZV9hbW91bnQiOiAwfQ==" in result.stdout
+
+
+def test_sigint_exits_130(stub_kms: StubKMS, tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    process = subprocess.Popen(
+        [*CKS, D, "--endpoint-url", stub_kms.url, "--watch", "--watch-interval", "0.1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # the first snapshot is out: the command is running
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130
+    assert out.endswith(b"\n") and err == b""
+
+
+def test_read_timeout(cks: Any, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = cks([D, "--endpoint-url", url, "--cli-read-timeout", "1"], AWS_MAX_ATTEMPTS="1")
+        assert time.monotonic() - started < 10
+    assert result.rc == 255
+    assert result.stderr == f'\nRead timeout on endpoint URL: "{url}/"\n'.encode()
