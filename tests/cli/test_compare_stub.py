@@ -158,6 +158,8 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, *e, "--cli-binary-format", "hex"),
         case(D, *e, "--cli-binary-format", "base64", "--no-cli-pager", "--no-cli-auto-prompt"),
         case(D, *e, "--cli-read-timeout", "abc"),
+        case(D, *e, "--cli-auto-prompt"),
+        case(D, *e, "--max-items", "1", AWS_CLI_AUTO_PROMPT="on-partial"),
         case(D, *e, "--cli-read-timeout", "5", "--cli-connect-timeout", "0"),
         case(D, *e, "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--max-items", "1"),
         case(D, *e, "--region", "eu-west-1", "--max-items", "1"),

@@ -52,6 +52,24 @@ def _wants_help(argv: list[str]) -> bool:
     return argv[1:] == ["help"] or "--help" in argv[1:] or "-h" in argv[1:]
 
 
+def _auto_prompt_requested(argv: list[str]) -> bool:
+    """awscli checks this before parsing: --cli-auto-prompt, or AWS_CLI_AUTO_PROMPT=on (the
+    `on-partial` mode only prompts for incomplete commands, which cks reports as errors)."""
+    if "--no-cli-auto-prompt" in argv:
+        return False
+    return "--cli-auto-prompt" in argv or os.environ.get("AWS_CLI_AUTO_PROMPT") == "on"
+
+
+def _auto_prompt() -> int:
+    # The interactive prompt (prompt_toolkit in awscli) is not implemented; without a
+    # terminal awscli fails exactly like this (aws-cli-behaviour.md §7, §9).
+    if not sys.stdin.isatty():
+        sys.stderr.write("Warning: Input is not a terminal (fd=0).\n\n\n")
+    else:
+        sys.stderr.write("cks: --cli-auto-prompt is not supported; run the command directly\n")
+    return GENERAL_RC
+
+
 def _run(argv: list[str]) -> int:
     if not argv or argv[0] in ("help", "--help", "-h"):
         from kmscks.cli.help import service_help
@@ -63,6 +81,8 @@ def _run(argv: list[str]) -> int:
 
         sys.stdout.write(operation_help(argv[0]))
         return 0
+    if _auto_prompt_requested(argv):
+        return _auto_prompt()
     from kmscks.cli.invocation import Invocation
 
     global_options, remaining = arguments.global_parser().parse_known_args(["kms", *argv])
