@@ -17,8 +17,14 @@ from tests.helpers.server import ServerProcess
 TARGET = "TrentService.DescribeCustomKeyStores"
 
 
-def signed(url: str, body: bytes = b"{}", key: str = "test", secret: str = "test",
-           region: str = "us-east-1", service: str = "kms") -> dict[str, str]:
+def signed(
+    url: str,
+    body: bytes = b"{}",
+    key: str = "test",
+    secret: str = "test",
+    region: str = "us-east-1",
+    service: str = "kms",
+) -> dict[str, str]:
     request = AWSRequest(
         method="POST",
         url=url + "/",
@@ -94,9 +100,15 @@ def test_expired_and_future_signatures(server: ServerProcess) -> None:
         assert "Signature expired" in response.json()["message"]
     # Within 15 minutes is fine.
     headers = sigv4.sign(
-        method="POST", host=f"127.0.0.1:{server.port}", path="/",
+        method="POST",
+        host=f"127.0.0.1:{server.port}",
+        path="/",
         headers={"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"},
-        body=b"{}", access_key_id="test", secret="test", region="us-east-1", service="kms",
+        body=b"{}",
+        access_key_id="test",
+        secret="test",
+        region="us-east-1",
+        service="kms",
         now=time.time() - 14 * 60,
     )
     assert post(server, headers).status_code == 200
@@ -122,7 +134,9 @@ def _tamper(headers: dict[str, str], name: str, change: Any) -> dict[str, str]:
         ("signed-headers", "InvalidSignatureException"),
     ],
 )
-def test_tampering_with_any_signed_part_fails(server: ServerProcess, part: str, expected: str) -> None:
+def test_tampering_with_any_signed_part_fails(
+    server: ServerProcess, part: str, expected: str
+) -> None:
     headers = signed(server.url)
     body = b"{}"
     if part == "body":
@@ -132,11 +146,17 @@ def test_tampering_with_any_signed_part_fails(server: ServerProcess, part: str, 
     elif part == "content-type":
         headers["Content-Type"] = "application/json"
     elif part == "date":
-        headers = _tamper(headers, "X-Amz-Date", lambda v: v[:-3] + ("00Z" if v[-3:] != "00Z" else "01Z"))
+        headers = _tamper(
+            headers, "X-Amz-Date", lambda v: v[:-3] + ("00Z" if v[-3:] != "00Z" else "01Z")
+        )
     elif part == "signature":
-        headers = _tamper(headers, "Authorization", lambda v: v[:-1] + ("0" if v[-1] != "0" else "1"))
+        headers = _tamper(
+            headers, "Authorization", lambda v: v[:-1] + ("0" if v[-1] != "0" else "1")
+        )
     elif part == "scope-region":
-        headers = _tamper(headers, "Authorization", lambda v: v.replace("/us-east-1/", "/us-west-2/"))
+        headers = _tamper(
+            headers, "Authorization", lambda v: v.replace("/us-east-1/", "/us-west-2/")
+        )
     elif part == "scope-service":
         headers = _tamper(headers, "Authorization", lambda v: v.replace("/kms/", "/sts/"))
     elif part == "scope-date":
@@ -168,10 +188,23 @@ def test_curl_aws_sigv4_is_accepted(server: ServerProcess) -> None:
     curl = require_executable("curl")
     result = subprocess.run(
         [
-            curl, "-s", "--aws-sigv4", "aws:amz:eu-west-1:kms", "--user", "test:test",
-            "-H", f"X-Amz-Target: {TARGET}", "-H", "Content-Type: application/x-amz-json-1.1",
-            "-d", "{}", server.url + "/",
+            curl,
+            "-s",
+            "--aws-sigv4",
+            "aws:amz:eu-west-1:kms",
+            "--user",
+            "test:test",
+            "-H",
+            f"X-Amz-Target: {TARGET}",
+            "-H",
+            "Content-Type: application/x-amz-json-1.1",
+            "-d",
+            "{}",
+            server.url + "/",
         ],
-        capture_output=True, text=True, timeout=10, check=True,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
     )
     assert result.stdout == '{"CustomKeyStores":[],"Truncated":false}'

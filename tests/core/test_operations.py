@@ -100,7 +100,9 @@ def test_describe_filters_by_id_name_or_both(kms: Any) -> None:
         assert error_code(raised) == "CustomKeyStoreNotFoundException"
 
 
-def test_names_are_unique_per_account_and_region(server: ServerProcess, kms: Any, region: str) -> None:
+def test_names_are_unique_per_account_and_region(
+    server: ServerProcess, kms: Any, region: str
+) -> None:
     create(kms, "dup")
     with pytest.raises(ClientError) as raised:
         create(kms, "dup", XksProxyUriPath="/other/kms/xks/v1")
@@ -113,7 +115,9 @@ def test_names_are_unique_per_account_and_region(server: ServerProcess, kms: Any
     create(other_account, "dup")
 
 
-def test_quota_of_ten_stores_per_account_and_region(server: ServerProcess, kms: Any, region: str) -> None:
+def test_quota_of_ten_stores_per_account_and_region(
+    server: ServerProcess, kms: Any, region: str
+) -> None:
     for index in range(10):
         create(kms, f"store-{index}")
     with pytest.raises(ClientError) as raised:
@@ -154,12 +158,15 @@ def test_cloudhsm_store_without_clusters(kms: Any) -> None:
             CustomKeyStoreName="hsm", CloudHsmClusterId="cluster-234abcdefABC"
         )
     assert error_code(raised) == "ValidationException"
-    assert "TrustAnchorCertificate, KeyStorePassword are required" in raised.value.response[
-        "Error"
-    ]["Message"]
+    assert (
+        "TrustAnchorCertificate, KeyStorePassword are required"
+        in raised.value.response["Error"]["Message"]
+    )
 
 
-def test_uri_endpoint_and_path_are_unique_per_account(server: ServerProcess, kms: Any, region: str) -> None:
+def test_uri_endpoint_and_path_are_unique_per_account(
+    server: ServerProcess, kms: Any, region: str
+) -> None:
     create(kms, "one", XksProxyUriPath="/shared/kms/xks/v1")
     with pytest.raises(ClientError) as raised:
         create(kms, "two", XksProxyUriPath="/shared/kms/xks/v1")
@@ -167,7 +174,10 @@ def test_uri_endpoint_and_path_are_unique_per_account(server: ServerProcess, kms
     # The endpoint host compares case-insensitively.
     with pytest.raises(ClientError) as raised:
         create(
-            kms, "two", XksProxyUriEndpoint="https://XKS.example.test", XksProxyUriPath="/shared/kms/xks/v1"
+            kms,
+            "two",
+            XksProxyUriEndpoint="https://XKS.example.test",
+            XksProxyUriPath="/shared/kms/xks/v1",
         )
     assert error_code(raised) == "XksProxyUriInUseException"
     create(kms, "two", XksProxyUriPath="/shared/kms/xks/v2")  # another path is fine
@@ -188,7 +198,9 @@ def test_update_rules(kms: Any) -> None:
         kms.update_custom_key_store(CustomKeyStoreId=store_id, NewCustomKeyStoreName="taken")
     assert error_code(raised) == "CustomKeyStoreNameInUseException"
     with pytest.raises(ClientError) as raised:
-        kms.update_custom_key_store(CustomKeyStoreId="cks-00000000000000000", NewCustomKeyStoreName="x")
+        kms.update_custom_key_store(
+            CustomKeyStoreId="cks-00000000000000000", NewCustomKeyStoreName="x"
+        )
     assert error_code(raised) == "CustomKeyStoreNotFoundException"
     with pytest.raises(ClientError) as raised:
         kms.update_custom_key_store(CustomKeyStoreId=store_id, KeyStorePassword="kmsPswd1")
@@ -271,7 +283,9 @@ def test_disconnect_while_connecting(kms: Any, server: ServerProcess) -> None:
 # -- Isolation -------------------------------------------------------------------------------
 
 
-def test_accounts_and_regions_never_see_each_other(server: ServerProcess, kms: Any, region: str) -> None:
+def test_accounts_and_regions_never_see_each_other(
+    server: ServerProcess, kms: Any, region: str
+) -> None:
     store_id = create(kms, "mine")
     strangers = [
         kms_client(server.url, region, SECOND_ACCESS_KEY, SECOND_SECRET),

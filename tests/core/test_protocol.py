@@ -49,7 +49,9 @@ def signed_post(
     return requests.post(prepared.url, data=body, headers=dict(prepared.headers), timeout=10)
 
 
-def call(server: ServerProcess, region: str, operation: str, params: dict[str, Any]) -> tuple[requests.Response, dict[str, Any]]:
+def call(
+    server: ServerProcess, region: str, operation: str, params: dict[str, Any]
+) -> tuple[requests.Response, dict[str, Any]]:
     operation_model = MODEL.operation_model(operation)
     request_dict = create_serializer("json").serialize_to_request(params, operation_model)
     response = signed_post(
@@ -89,7 +91,9 @@ def test_every_operation_round_trips_through_botocore(server: ServerProcess, reg
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_errors_parse_as_modeled_exceptions(server: ServerProcess, region: str, operation: str) -> None:
+def test_errors_parse_as_modeled_exceptions(
+    server: ServerProcess, region: str, operation: str
+) -> None:
     params: dict[str, Any] = {"CustomKeyStoreId": "cks-00000000000000000"}
     if operation == "CreateCustomKeyStore":
         params = {"CustomKeyStoreName": "x", "CustomKeyStoreType": "BOGUS"}
@@ -125,7 +129,12 @@ def test_malformed_bodies_are_serialization_errors(
 
 
 def test_unknown_operations(server: ServerProcess, region: str) -> None:
-    for target in ("TrentService.CreateKey", "TrentService.Nope", "Other.DescribeCustomKeyStores", ""):
+    for target in (
+        "TrentService.CreateKey",
+        "TrentService.Nope",
+        "Other.DescribeCustomKeyStores",
+        "",
+    ):
         response = signed_post(server.url, target, b"{}", region)
         assert response.status_code == 400
         assert response.json()["__type"] == "UnknownOperationException"
@@ -134,12 +143,36 @@ def test_unknown_operations(server: ServerProcess, region: str) -> None:
 def test_no_input_produces_a_server_error(server: ServerProcess, region: str) -> None:
     """A bounded fuzz: random JSON of random shapes and random bytes, to every operation."""
     generator = random.Random(20261128)
-    values: list[Any] = [None, True, 0, -1, 2**70, 1.5, "", "x" * 3000, "\u0000", [], {}, [{}], {"a": 1}]
+    values: list[Any] = [
+        None,
+        True,
+        0,
+        -1,
+        2**70,
+        1.5,
+        "",
+        "x" * 3000,
+        "\u0000",
+        [],
+        {},
+        [{}],
+        {"a": 1},
+    ]
     members = [
-        "CustomKeyStoreName", "CustomKeyStoreId", "CustomKeyStoreType", "Limit", "Marker",
-        "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity", "KeyStorePassword",
-        "XksProxyAuthenticationCredential", "NewCustomKeyStoreName", "CloudHsmClusterId",
-        "TrustAnchorCertificate", "XksProxyVpcEndpointServiceName",
+        "CustomKeyStoreName",
+        "CustomKeyStoreId",
+        "CustomKeyStoreType",
+        "Limit",
+        "Marker",
+        "XksProxyUriEndpoint",
+        "XksProxyUriPath",
+        "XksProxyConnectivity",
+        "KeyStorePassword",
+        "XksProxyAuthenticationCredential",
+        "NewCustomKeyStoreName",
+        "CloudHsmClusterId",
+        "TrustAnchorCertificate",
+        "XksProxyVpcEndpointServiceName",
     ]
     for index in range(300):
         operation = generator.choice(OPERATIONS)

@@ -20,6 +20,7 @@ from kmscks.store.sql import NameConflict, PostgresStore, SqliteStore, SqlStore
 def open_another(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A factory of connections to one fresh database (each like another server process)."""
     if request.param == "sqlite":
+
         def factory() -> SqlStore:
             return SqliteStore(tmp_path / "cks.sqlite3")
     else:
@@ -27,6 +28,7 @@ def open_another(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any
 
         def factory() -> SqlStore:
             return PostgresStore(url)
+
     opened: list[SqlStore] = []
 
     def tracked() -> SqlStore:
@@ -39,7 +41,9 @@ def open_another(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any
         store.close()
 
 
-def record(name: str, account: str = "000000000000", region: str = "us-east-1", **extra: Any) -> StoreRecord:
+def record(
+    name: str, account: str = "000000000000", region: str = "us-east-1", **extra: Any
+) -> StoreRecord:
     return StoreRecord(
         id=f"cks-{abs(hash((name, account, region))) % 16**17:017x}",
         account_id=account,
@@ -125,7 +129,11 @@ def test_transitions_are_conditional_and_leased_once(open_another: Any) -> None:
     assert first.finish_transition(taken[0], "DISCONNECTED", None)
     final = first.get_by_seq(seq)
     assert final is not None
-    assert (final.connection_state, final.transition_due, final.lease_owner) == ("DISCONNECTED", None, None)
+    assert (final.connection_state, final.transition_due, final.lease_owner) == (
+        "DISCONNECTED",
+        None,
+        None,
+    )
     assert first.next_transition_time() is None
 
 

@@ -83,11 +83,16 @@ def test_nested_members_and_sensitive_values() -> None:
 def test_patterns_are_full_matches() -> None:
     # The model leaves this pattern unanchored; a prefix match must not pass.
     message = message_for("DescribeCustomKeyStores", {"Marker": "ok\u0100"})
-    assert "at 'marker' failed to satisfy constraint: Member must satisfy regular expression" in message
+    assert (
+        "at 'marker' failed to satisfy constraint: Member must satisfy regular expression"
+        in message
+    )
     VALIDATOR.for_operation("DescribeCustomKeyStores")({"Marker": "any latin-1 \u00ff"})
 
 
-def test_limits_botocore_does_not_check_reach_the_server(server: ServerProcess, region: str) -> None:
+def test_limits_botocore_does_not_check_reach_the_server(
+    server: ServerProcess, region: str
+) -> None:
     kms = kms_client(server.url, region)
     long_name = "n" * 257
     with pytest.raises(ClientError) as raised:

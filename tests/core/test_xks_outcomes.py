@@ -111,17 +111,27 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "plain": FakeProxy(Behaviour()),
         "stall": StallingServer(),
         "slow": FakeProxy(Behaviour(delay=0.4), trusted("slow")),
-        "untrusted": FakeProxy(Behaviour(), untrusted_context("untrusted.test", "untrusted.vpce.test")),
+        "untrusted": FakeProxy(
+            Behaviour(), untrusted_context("untrusted.test", "untrusted.vpce.test")
+        ),
         "wrongname": FakeProxy(Behaviour(), tls.server_context("someone-else.test")),
-        "s401": FakeProxy(Behaviour(401, error_body("AuthenticationFailedException")), trusted("s401")),
+        "s401": FakeProxy(
+            Behaviour(401, error_body("AuthenticationFailedException")), trusted("s401")
+        ),
         "s403": FakeProxy(Behaviour(403, error_body("AccessDeniedException")), trusted("s403")),
         "s404": FakeProxy(Behaviour(404, error_body("InvalidUriPathException")), trusted("s404")),
         "s500": FakeProxy(Behaviour(500, error_body("InternalException")), trusted("s500")),
         "s429": FakeProxy(Behaviour(429, error_body("ThrottlingException")), trusted("s429")),
-        "s503": FakeProxy(Behaviour(503, error_body("DependencyTimeoutException")), trusted("s503")),
+        "s503": FakeProxy(
+            Behaviour(503, error_body("DependencyTimeoutException")), trusted("s503")
+        ),
         "garbage": FakeProxy(Behaviour(body=b"<html>not json</html>"), trusted("garbage")),
-        "badschema": FakeProxy(Behaviour(body=json_body({"xksProxyFleetSize": 0})), trusted("badschema")),
-        "unavailable": FakeProxy(Behaviour(body=json_body(ALL_UNAVAILABLE)), trusted("unavailable")),
+        "badschema": FakeProxy(
+            Behaviour(body=json_body({"xksProxyFleetSize": 0})), trusted("badschema")
+        ),
+        "unavailable": FakeProxy(
+            Behaviour(body=json_body(ALL_UNAVAILABLE)), trusted("unavailable")
+        ),
     }
     addresses = {case: proxy.address for case, proxy in proxies.items()}
     addresses["refused"] = closed_port_address()
@@ -132,7 +142,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         proxy.close()
 
 
-def _create(client: Any, name: str, host: str, connectivity: str = "PUBLIC_ENDPOINT", **extra: Any) -> str:
+def _create(
+    client: Any, name: str, host: str, connectivity: str = "PUBLIC_ENDPOINT", **extra: Any
+) -> str:
     params: dict[str, Any] = {
         "CustomKeyStoreName": name,
         "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
@@ -170,7 +182,9 @@ def test_create_public_store_reports_the_proxy_outcome(lab: Lab, case: str) -> N
     assert raised.value.response["Error"]["Code"] == exception
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     # Nothing was created.
-    names = [s["CustomKeyStoreName"] for s in client.describe_custom_key_stores()["CustomKeyStores"]]
+    names = [
+        s["CustomKeyStoreName"] for s in client.describe_custom_key_stores()["CustomKeyStores"]
+    ]
     assert f"create-{case}" not in names
 
 
@@ -244,7 +258,9 @@ def test_update_tests_new_values_before_saving_them(lab: Lab) -> None:
     assert raised.value.response["Error"]["Code"] == "XksProxyInvalidConfigurationException"
     entry = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0]
     assert entry["XksProxyConfiguration"]["UriEndpoint"] == "https://healthy.test"
-    client.update_custom_key_store(CustomKeyStoreId=store_id, XksProxyUriEndpoint="https://degraded.test")
+    client.update_custom_key_store(
+        CustomKeyStoreId=store_id, XksProxyUriEndpoint="https://degraded.test"
+    )
     entry = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0]
     assert entry["XksProxyConfiguration"]["UriEndpoint"] == "https://degraded.test"
 
@@ -310,8 +326,10 @@ def test_vpc_endpoint_service_requirements(
         dns = declaration.removeprefix("dns=")
     else:
         extra = declaration
-    config = "" if not declaration else VPC_DECLARATION.format(
-        suffix="abc123", owner=owner, dns=dns, extra=extra
+    config = (
+        ""
+        if not declaration
+        else VPC_DECLARATION.format(suffix="abc123", owner=owner, dns=dns, extra=extra)
     )
     server = start_cks_server(tmp_path, config)
     try:
@@ -351,8 +369,12 @@ def test_connect_checks_the_endpoint_service_again(
         XksProxyVpcEndpointServiceName="com.amazonaws.vpce.us-east-1.vpce-svc-abc123",
     )
     server.stop()
-    changed = "" if not changed_declaration else VPC_DECLARATION.format(
-        suffix="abc123", owner="000000000000", dns="vpc.test", extra=changed_declaration
+    changed = (
+        ""
+        if not changed_declaration
+        else VPC_DECLARATION.format(
+            suffix="abc123", owner="000000000000", dns="vpc.test", extra=changed_declaration
+        )
     )
     server = start_cks_server(tmp_path, changed, port=server.port)
     try:

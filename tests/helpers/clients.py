@@ -43,7 +43,9 @@ VALID_ACCESS_KEY_ID = "ABCDEFGHIJKLMNOPQRSTUVWX"  # 24 characters of [A-Z2-7]
 VALID_SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA=="  # 48 characters
 
 
-def xks_params(name: str, host: str = "xks.example.test", path: str | None = None) -> dict[str, Any]:
+def xks_params(
+    name: str, host: str = "xks.example.test", path: str | None = None
+) -> dict[str, Any]:
     """CreateCustomKeyStore members of a public external key store on the shared test proxy."""
     return {
         "CustomKeyStoreName": name,

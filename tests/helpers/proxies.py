@@ -177,7 +177,9 @@ def untrusted_context(*hostnames: str) -> ssl.SSLContext:
     return context
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05
+) -> object:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
