@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -190,11 +191,13 @@ class _StubServer(ThreadingHTTPServer):
 class StubKMS:
     """Start with `StubKMS()`, use `.url`, `.state`; `.stop()` when done."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._server = _StubServer(("127.0.0.1", 0), _Handler)
         self._server.state = StubState()
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )

@@ -16,6 +16,7 @@ import http.client
 import json
 import random
 import socket
+import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -111,6 +112,11 @@ class Endpoint:
                 if not self.verify_ssl:
                     context.check_hostname = False
                     context.verify_mode = ssl.CERT_NONE
+                    # urllib3 warns like this under aws (its exact text names its own file).
+                    sys.stderr.write(
+                        f"InsecureRequestWarning: Unverified HTTPS request is being made to host "
+                        f"'{self.hostname}'. Adding certificate verification is strongly advised.\n"
+                    )
                 connection = http.client.HTTPSConnection(
                     self.hostname, self.port, timeout=self.connect_timeout, context=context
                 )
@@ -179,7 +185,7 @@ class Endpoint:
         try:
             connection = self._connect()
         except OSError as error:
-            raise _ConnectFailed(isinstance(error, TimeoutError)) from error
+            raise _ConnectFailed(error) from error
         connection.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", self.host_header)
         for name, value in headers.items():
@@ -238,16 +244,18 @@ class Endpoint:
 
 
 class _ConnectFailed(Exception):
-    def __init__(self, timed_out: bool) -> None:
+    def __init__(self, cause: OSError) -> None:
         super().__init__("connect failed")
-        self.timed_out = timed_out
+        self.cause = cause
 
 
 def _connection_error(error: Exception, url: str) -> CLIError:
     """botocore's wording for each way a request can fail before a response arrives."""
     if isinstance(error, _ConnectFailed):
-        if error.timed_out:
+        if isinstance(error.cause, TimeoutError):
             return CLIError(f'Connect timeout on endpoint URL: "{url}"')
+        if type(error.cause).__name__.startswith("SSL"):
+            return CLIError(f"SSL validation failed for {url} {error.cause}")
         return EndpointConnectionError(url)
     if isinstance(error, TimeoutError):
         return ReadTimeoutError(url)
