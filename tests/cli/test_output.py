@@ -193,9 +193,15 @@ def test_table_turns_vertical_when_wider_than_80() -> None:
     ]
 
 
-def test_table_colour_codes() -> None:
-    text = render("table", {"CustomKeyStores": [{"A": "x", "B": "y"}]}, color="on")
-    assert "\x1b[1m\x1b[34mx\x1b[0m" in text
+def test_table_colour_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    to_pager = render("table", {"CustomKeyStores": [{"A": "x", "B": "y"}]}, color="on")
+    assert "\x1b[1m\x1b[34mx\x1b[0m" in to_pager and to_pager.endswith("\x1b[0m\n")
+    # On stdout, colorama's autoreset adds a reset after every write.
+    stdout = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stdout)
+    response = {"CustomKeyStores": [{"A": "x", "B": "y"}]}
+    write_response("table", "DescribeCustomKeyStores", response, None, stdout, "on", False)
+    text = stdout.getvalue()
     assert not text.endswith("\n") and text.endswith("\x1b[0m")
     assert text.splitlines()[1].startswith("\x1b[0m")
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from kmscks.cli import arguments, spec
-from kmscks.cli.errors import NoCredentialsError, ParamValidationError
+from kmscks.cli.errors import ConfigurationError, NoCredentialsError, ParamValidationError
 from kmscks.cli.output import Query, write_response
 from kmscks.cli.paginate import PageIterator
 from kmscks.cli.settings import Settings
@@ -181,7 +181,8 @@ class Invocation:
 
     def _write(self, operation_name: str, response: dict[str, Any] | PageIterator) -> None:
         fmt = self.settings.output(self.options.output)
-        stream, pager = self._output_stream()
+        pager = self._pager()
+        stream: Any = pager if pager is not None else sys.stdout
         try:
             write_response(
                 fmt,
@@ -194,29 +195,15 @@ class Invocation:
             )
         finally:
             if pager is not None:
-                assert pager.stdin is not None
-                try:
-                    pager.stdin.close()
-                except BrokenPipeError:
-                    pass
-                pager.wait()
+                pager.close()
 
-    def _output_stream(self) -> tuple[Any, Any]:
-        """stdout, or the pager's stdin when stdout is a terminal and a pager is configured."""
+    def _pager(self) -> LazyPager | None:
+        """The pager when stdout is a terminal and one is configured (AWS_PAGER, cli_pager,
+        PAGER, else `less`); like awscli it starts on the first write, with LESS=FRX."""
         if self.options.no_cli_pager or not _isatty(sys.stdout):
-            return sys.stdout, None
+            return None
         command = self.settings.pager()
-        if not command:
-            return sys.stdout, None
-        import subprocess
-
-        env = dict(self.environ)
-        env.setdefault("LESS", "FRX")
-        process = subprocess.Popen(
-            command, shell=True, stdin=subprocess.PIPE, env=env, text=True, encoding="utf-8"
-        )
-        assert process.stdin is not None
-        return process.stdin, process
+        return LazyPager(command, self.environ) if command else None
 
     def _skeleton(self, command: str, kind: str, params: dict[str, Any]) -> int:
         operation = spec.operation(command)
@@ -260,3 +247,49 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class LazyPager:
+    """awscli's LazyPager: the pager process (shlex-split, no shell) starts on the first write."""
+
+    def __init__(self, command: str, environ: dict[str, str]) -> None:
+        self._command = command
+        self._environ = environ
+        self._process: Any = None
+
+    def write(self, text: str) -> None:
+        if self._process is None:
+            import shlex
+            import subprocess
+
+            env = dict(self._environ)
+            env.setdefault("LESS", "FRX")
+            try:
+                self._process = subprocess.Popen(
+                    shlex.split(self._command), stdin=subprocess.PIPE, env=env, text=True
+                )
+            except OSError as error:
+                raise ConfigurationError(
+                    "Unable to redirect output to pager. Received the following error when "
+                    f"opening pager:\n{error}\n\nLearn more about configuring the output pager "
+                    'by running "cks help config-vars".'
+                )
+        try:
+            self._process.stdin.write(text)
+        except BrokenPipeError:
+            pass  # the user quit the pager early
+
+    def flush(self) -> None:
+        if self._process is not None:
+            try:
+                self._process.stdin.flush()
+            except BrokenPipeError:
+                pass
+
+    def close(self) -> None:
+        if self._process is not None:
+            try:
+                self._process.stdin.close()
+            except BrokenPipeError:
+                pass
+            self._process.wait()

@@ -309,4 +309,5 @@ def render_table(title: str, response: Any, color: str, stream: TextIO, is_tty: 
     colored = color == "on" or (color == "auto" and is_tty)
     table = MultiTable(ColorStyler() if colored else Styler(), terminal_width())
     if TableBuilder(table).build(title, response):
-        table.render(AutoResetStream(stream) if colored else stream)
+        # colorama wraps sys.stdout only: output going to the pager has no reset artefacts.
+        table.render(AutoResetStream(stream) if colored and stream is sys.stdout else stream)
