@@ -6,6 +6,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 APT_PACKAGES := awscli softhsm2 opensc curl wrk hyperfine
 PYTEST_WORKERS ?= 2
+# Measured: 88% (servers and workers under test included, via coverage patch=subprocess).
+COVERAGE_FLOOR ?= 85
 
 .PHONY: run test lint typecheck pytest system-deps node-deps services bench clean
 
@@ -49,7 +51,8 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q \
+	  --cov=kmscks --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test: $(STAMP) system-deps node-deps services lint typecheck pytest
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kmscks.cloudhsm.admin_cli import _sign_csr
-from tests.cloudhsm.lab import SUBNETS, hsm_region
+from tests.cloudhsm.lab import SUBNETS, Cluster, Lab, hsm_region
 from tests.helpers.server import ServerProcess
 
 
@@ -124,3 +124,59 @@ def test_aws_cli_walk_to_a_connected_cloudhsm_store(
     }
     assert entry["ConnectionState"] == "CONNECTED"
     assert entry["TrustAnchorCertificate"] == anchor
+
+
+def test_quickstart_gives_a_cluster_ready_for_a_store(
+    hsm_server: ServerProcess, tmp_path: Path
+) -> None:
+    region = hsm_region()
+    anchor_file = tmp_path / "anchor.crt"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kmscks",
+            "cloudhsm",
+            "--endpoint-url",
+            hsm_server.url,
+            "--region",
+            region,
+            "quickstart",
+            "--trust-anchor-file",
+            str(anchor_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = dict(line.split(":", 1) for line in result.stdout.splitlines()[:3])
+    cluster_id = printed["ClusterId"].strip()
+    password = printed["KeyStorePassword"].strip()
+    assert printed["TrustAnchorCertificate"].strip() == str(anchor_file.resolve())
+    lab = Lab(hsm_server.url, region)
+    store_id = lab.create_store(Cluster(cluster_id, anchor_file.read_text()), password=password)
+    assert lab.connect(store_id)["ConnectionState"] == "CONNECTED"
+    # Admin errors are AWS CLI-like: a message and exit code 254.
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kmscks",
+            "cloudhsm",
+            "--endpoint-url",
+            hsm_server.url,
+            "--region",
+            region,
+            "activate-cluster",
+            "--cluster-id",
+            "cluster-aaaaaaaaaaa",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 254
+    assert "An error occurred (CloudHsmResourceNotFoundException)" in missing.stderr
