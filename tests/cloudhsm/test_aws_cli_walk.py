@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from typing import Any
 
 from kmscks.cloudhsm.admin_cli import _sign_csr
 from tests.cloudhsm.lab import SUBNETS, Cluster, Lab, hsm_region
+from tests.helpers.clients import aws_cli_env
 from tests.helpers.server import ServerProcess
 
 
@@ -21,15 +21,7 @@ def test_aws_cli_walk_to_a_connected_cloudhsm_store(
     tmp_path: Path,
 ) -> None:
     region = hsm_region()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_PAGER": "",
-        "TZ": "UTC",
-    }
+    env = aws_cli_env(region, tmp_path)
 
     def aws(*args: str) -> Any:
         result = subprocess.run(

@@ -4,13 +4,12 @@ JavaScript v3 (@aws-sdk/client-kms from npm), against a live server."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import require, require_executable
-from tests.helpers.clients import kms_client, xks_params
+from tests.helpers.clients import aws_cli_env, kms_client, xks_params
 from tests.helpers.server import ServerProcess
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
@@ -19,15 +18,7 @@ JS_DIR = Path(__file__).resolve().parents[1] / "js"
 def run_aws(
     aws: str, server: ServerProcess, region: str, tmp_path: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_PAGER": "",
-        "TZ": "UTC",
-    }
+    env = aws_cli_env(region, tmp_path)
     return subprocess.run(
         [aws, "kms", *args, "--endpoint-url", server.url],
         capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -57,4 +58,17 @@ def xks_params(
             "AccessKeyId": VALID_ACCESS_KEY_ID,
             "RawSecretAccessKey": VALID_SECRET,
         },
+    }
+
+
+def aws_cli_env(region: str, home: Path) -> dict[str, str]:
+    """A clean environment for the AWS CLI: test credentials, a region, no pager, UTC."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_PAGER": "",
+        "TZ": "UTC",
     }

@@ -62,6 +62,24 @@ def _problem(value: Any, path: str, sensitive: bool, constraint: str) -> str:
     return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
 
 
+def _bounds(shape: Shape, measure: str) -> list[tuple[Callable[[int], bool], str]]:
+    """The model's min and max as (is it broken?, AWS's wording) pairs; `measure` is the noun."""
+    bounds: list[tuple[Callable[[int], bool], str]] = []
+    minimum, maximum = shape.get("min"), shape.get("max")
+    if minimum is not None:
+        bounds.append(
+            (
+                lambda n: n < minimum,
+                f"Member must have {measure} greater than or equal to {minimum}",
+            )
+        )
+    if maximum is not None:
+        bounds.append(
+            (lambda n: n > maximum, f"Member must have {measure} less than or equal to {maximum}")
+        )
+    return bounds
+
+
 class _Compiler:
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
@@ -120,77 +138,35 @@ class _Compiler:
 
     def _string(self, shape: Shape) -> Check:
         sensitive = bool(shape.get("sensitive"))
-        minimum, maximum = shape.get("min"), shape.get("max")
         enum = shape.get("enum")
         pattern_text = shape.get("pattern")
         pattern = _compile_pattern(pattern_text) if pattern_text else None
+        lengths = _bounds(shape, "length")
 
         def check(value: Any, path: str, problems: list[str]) -> None:
             if not isinstance(value, str):
                 raise _TypeMismatch(f"Expected a string at '{path}'")
             if enum is not None and value not in enum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        sensitive,
-                        f"Member must satisfy enum value set: [{', '.join(enum)}]",
-                    )
-                )
-            if minimum is not None and len(value) < minimum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        sensitive,
-                        f"Member must have length greater than or equal to {minimum}",
-                    )
-                )
-            if maximum is not None and len(value) > maximum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        sensitive,
-                        f"Member must have length less than or equal to {maximum}",
-                    )
-                )
+                constraint = f"Member must satisfy enum value set: [{', '.join(enum)}]"
+                problems.append(_problem(value, path, sensitive, constraint))
+            for broken, constraint in lengths:
+                if broken(len(value)):
+                    problems.append(_problem(value, path, sensitive, constraint))
             if pattern is not None and not pattern.fullmatch(value):
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        sensitive,
-                        f"Member must satisfy regular expression pattern: {pattern_text}",
-                    )
-                )
+                constraint = f"Member must satisfy regular expression pattern: {pattern_text}"
+                problems.append(_problem(value, path, sensitive, constraint))
 
         return check
 
     def _integer(self, shape: Shape) -> Check:
-        minimum, maximum = shape.get("min"), shape.get("max")
+        values = _bounds(shape, "value")
 
         def check(value: Any, path: str, problems: list[str]) -> None:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _TypeMismatch(f"Expected an integer at '{path}'")
-            if minimum is not None and value < minimum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        False,
-                        f"Member must have value greater than or equal to {minimum}",
-                    )
-                )
-            if maximum is not None and value > maximum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        False,
-                        f"Member must have value less than or equal to {maximum}",
-                    )
-                )
+            for broken, constraint in values:
+                if broken(value):
+                    problems.append(_problem(value, path, False, constraint))
 
         return check
 
@@ -219,29 +195,14 @@ class _Compiler:
 
     def _list(self, shape: Shape) -> Check:
         item = self.compile(shape["member"]["shape"])
-        minimum, maximum = shape.get("min"), shape.get("max")
+        lengths = _bounds(shape, "length")
 
         def check(value: Any, path: str, problems: list[str]) -> None:
             if not isinstance(value, list):
                 raise _TypeMismatch(f"Expected a list at '{path}'")
-            if minimum is not None and len(value) < minimum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        False,
-                        f"Member must have length greater than or equal to {minimum}",
-                    )
-                )
-            if maximum is not None and len(value) > maximum:
-                problems.append(
-                    _problem(
-                        value,
-                        path,
-                        False,
-                        f"Member must have length less than or equal to {maximum}",
-                    )
-                )
+            for broken, constraint in lengths:
+                if broken(len(value)):
+                    problems.append(_problem(value, path, False, constraint))
             for index, element in enumerate(value, start=1):
                 if element is None:
                     problems.append(
