@@ -159,3 +159,75 @@ def test_rule_checks_in_mutations_are_serialized_across_connections(open_another
         thread.join()
     assert len(created) == 10
     assert len(stores[0].page("000000000000", "us-east-1", 0, 100)) == 10
+
+
+def test_cloudhsm_tables(open_another: Any) -> None:
+    from kmscks.store.clusters import BackupRow, ClusterRow, ClusterTables, HsmRow, SubnetState
+
+    store = open_another()
+    tables = ClusterTables(store)
+    cluster = ClusterRow(
+        cluster_id="cluster-abcdefghijk",
+        account_id="000000000000",
+        region="us-east-1",
+        hsm_type="hsm2m.medium",
+        mode="FIPS",
+        state="ACTIVE",
+        state_since=1.0,
+        create_timestamp=1.0,
+        subnet_mapping='{"us-east-1a": "subnet-00000000000000001"}',
+        vpc_id="vpc-1",
+        security_group="sg-1",
+        security_group_ok=1,
+        network_ok=1,
+        source_backup_id=None,
+        lineage="cluster-abcdefghijk",
+        private_key_pem="k",
+        csr_pem="c",
+    )
+    tables.insert_cluster(cluster)
+    tables.update_cluster(cluster.cluster_id, {"kmsuser_failures": 2, "kmsuser_hash": "h"})
+    found = tables.cluster("000000000000", "us-east-1", cluster.cluster_id)
+    assert found is not None and (found.kmsuser_failures, found.kmsuser_hash) == (2, "h")
+    assert tables.cluster("111122223333", "us-east-1", cluster.cluster_id) is None
+    tables.insert_hsm(
+        HsmRow(
+            "hsm-abcdefghijk",
+            cluster.cluster_id,
+            "us-east-1a",
+            "subnet-00000000000000001",
+            "eni-1",
+            "10.0.1.4",
+            "hsm2m.medium",
+            "ACTIVE",
+            1.0,
+        )
+    )
+    tables.update_hsm("hsm-abcdefghijk", {"state": "DELETE_IN_PROGRESS"})
+    assert [h.state for h in tables.hsms(cluster.cluster_id)] == ["DELETE_IN_PROGRESS"]
+    tables.insert_backup(
+        BackupRow(
+            "backup-abcdefghijk",
+            "000000000000",
+            "us-east-1",
+            cluster.cluster_id,
+            cluster.lineage,
+            "hsm2m.medium",
+            "FIPS",
+            2.0,
+            "k",
+            "c",
+            None,
+            None,
+            None,
+            None,
+        )
+    )
+    assert [b.backup_id for b in tables.backups("000000000000", "us-east-1")] == [
+        "backup-abcdefghijk"
+    ]
+    subnet = ("000000000000", "us-east-1", "subnet-00000000000000001")
+    assert tables.subnet_state(*subnet) == SubnetState()
+    tables.save_subnet_state(*subnet, SubnetState(used_addresses=3))
+    tables.save_subnet_state(*subnet, SubnetState(deleted=True, used_addresses=4))
+    assert tables.subnet_state(*subnet) == SubnetState(deleted=True, used_addresses=4)
