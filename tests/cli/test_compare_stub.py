@@ -15,6 +15,7 @@ from tests.cli.conftest import AWS, CKS, Case, Runners, base_env, case, compare_
 from tests.cli.stub_kms import StubKMS
 
 D = "describe-custom-key-stores"
+C = "create-custom-key-store"
 FORMATS = ("json", "text", "table", "yaml", "yaml-stream")
 
 
@@ -159,6 +160,14 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, *e, "--cli-binary-format", "base64", "--no-cli-pager", "--no-cli-auto-prompt"),
         case(D, *e, "--cli-read-timeout", "abc"),
         case(D, *e, "--cli-auto-prompt"),
+        case(),
+        case("--output", "text"),
+        case("describe-custom-key-store"),
+        case(C, "--generate-cli-skeleton", "output", "--custom-key-store-name", "x"),
+        case("connect-custom-key-store", "--generate-cli-skeleton", "output", "--output", "text"),
+        case(D, *e, "--cli-input-json", "file:///dev/stdin"),
+        case(D, f"--endpoint-url={e[1]}", "--out", "text", "--max-items", "1"),
+        case(D, *e, "--page", "1", "--max-items", "1"),
         case(D, *e, "--max-items", "1", AWS_CLI_AUTO_PROMPT="on-partial"),
         case(D, *e, "--cli-read-timeout", "5", "--cli-connect-timeout", "0"),
         case(D, *e, "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--max-items", "1"),

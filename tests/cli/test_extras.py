@@ -35,7 +35,7 @@ def test_every_command_has_help(command: str, cks: Any) -> None:
 
 
 def test_service_help_lists_the_commands(cks: Any) -> None:
-    for form in ([], ["help"], ["--help"]):
+    for form in (["help"], ["--help"], ["-h"]):
         result = cks(form)
         assert result.rc == 0
         for command in spec.operation_names():
@@ -128,3 +128,9 @@ def test_signing_key_matches_the_shared_verifier() -> None:
     assert signing_key("secret", "20261128", "us-east-1", "kms") == shared(
         "secret", "20261128", "us-east-1", "kms"
     )
+
+
+def test_other_kms_commands_are_refused_plainly(cks: Any) -> None:
+    result = cks(["list-keys"])
+    assert result.rc == 252 and result.stdout == b""
+    assert result.stderr.startswith(b"\ncks kms list-keys: not implemented;")

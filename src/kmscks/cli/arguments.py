@@ -103,8 +103,10 @@ def global_parser() -> CLIArgParser:
 
 
 def service_parser() -> CLIArgParser:
+    """awscli's service parser: every KMS command and `help` are valid choices, so a typo gets
+    the AWS CLI's list and "maybe you meant" hints."""
     parser = CLIArgParser()
-    parser.add_argument("operation", choices=spec.operation_names() + EXTRA_COMMANDS)
+    parser.add_argument("operation", choices=[*spec.service_commands(), "help"])
     return parser
 
 

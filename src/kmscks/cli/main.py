@@ -11,7 +11,7 @@ import os
 import sys
 
 from kmscks.cli import arguments, spec
-from kmscks.cli.errors import GENERAL_RC, SIGINT_RC, CLIError
+from kmscks.cli.errors import GENERAL_RC, SIGINT_RC, CLIError, ParamValidationError
 
 
 def main(argv: list[str]) -> int:
@@ -71,12 +71,16 @@ def _auto_prompt() -> int:
 
 
 def _run(argv: list[str]) -> int:
-    if not argv or argv[0] in ("help", "--help", "-h"):
+    if argv[:1] in (["help"], ["--help"], ["-h"]):
         from kmscks.cli.help import service_help
 
         sys.stdout.write(service_help())
         return 0
-    if argv[0] in (*spec.operation_names(), *arguments.EXTRA_COMMANDS) and _wants_help(argv):
+    if (
+        argv
+        and argv[0] in (*spec.operation_names(), *arguments.EXTRA_COMMANDS)
+        and _wants_help(argv)
+    ):
         from kmscks.cli.help import operation_help
 
         sys.stdout.write(operation_help(argv[0]))
@@ -88,9 +92,19 @@ def _run(argv: list[str]) -> int:
     global_options, remaining = arguments.global_parser().parse_known_args(["kms", *argv])
     invocation = Invocation(global_options, dict(os.environ), argv)
     invocation.resolve_globals()
-    parsed, remaining = arguments.service_parser().parse_known_args(remaining)
-    if parsed.operation == "explain-connection-error":
+    if remaining[:1] == ["explain-connection-error"]:
         from kmscks.cli.explain import explain
 
-        return explain(remaining, sys.stdout)
+        return explain(remaining[1:], sys.stdout)
+    parsed, remaining = arguments.service_parser().parse_known_args(remaining)
+    if parsed.operation == "help":
+        from kmscks.cli.help import service_help
+
+        sys.stdout.write(service_help())
+        return 0
+    if parsed.operation not in spec.operation_names():
+        raise ParamValidationError(
+            f"cks kms {parsed.operation}: not implemented; cks implements the custom key store "
+            f"commands ({', '.join(spec.operation_names())})"
+        )
     return invocation.run(parsed.operation, remaining)

@@ -220,6 +220,8 @@ def build_description() -> dict[str, Any]:
             "endpoint_prefix": metadata["endpointPrefix"],
             "api_version": metadata["apiVersion"],
         },
+        # awscli's `kms` command table, for its invalid-choice message.
+        "service_commands": [cli_name(name) for name in model.operation_names],
         "connection_error_codes": list(model.shape_for("ConnectionErrorCodeType").enum),
         "connection_error_help": {
             "general": _general_remedy(entry.members["ConnectionErrorCode"].documentation),

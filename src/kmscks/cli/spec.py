@@ -43,3 +43,8 @@ def members(shape: Shape) -> dict[str, Shape]:
 
 def connection_error_codes() -> list[str]:
     return list(description()["connection_error_codes"])
+
+
+def service_commands() -> list[str]:
+    """Every KMS operation's command name, in the model's order (awscli's command table)."""
+    return list(description()["service_commands"])
