@@ -115,6 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _reply_raw(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
@@ -129,6 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         params = json.loads(raw or b"{}")
         operation = target.rpartition(".")[2]
+        name = str(params.get("CustomKeyStoreName", ""))
+        if name.startswith("raw-error:"):
+            # "raw-error:<status>:<body>" answers with exactly that, to test error parsing.
+            _, status, body = name.split(":", 2)
+            self._reply_raw(int(status), body.encode())
+            return
         if operation == "DescribeCustomKeyStores":
             self._describe(params)
         elif operation == "CreateCustomKeyStore":

@@ -282,14 +282,18 @@ def _json_body(data: bytes) -> Any:
 
 
 def _error_code_and_message(status: int, data: bytes) -> tuple[str, str]:
-    """botocore's JSON error parsing: `__type` (after '#', before ':'), else the status."""
-    body = _json_body(data)
+    """botocore's JSON error parsing: `__type` (after '#', before ':'), else the status; a body
+    that is not JSON becomes the message."""
+    body: Any = {}
+    if data:
+        text = data.decode("utf-8", "replace")
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = {"message": text}
     if not isinstance(body, dict):
         body = {}
     code = str(body.get("__type") or status)
     code = code.split(":")[0].rsplit("#", 1)[-1]
     message = body.get("message", body.get("Message", ""))
     return code, str(message)
-
-
-__all__ = ["CLIError", "Endpoint"]
