@@ -170,7 +170,7 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, *e, "--page", "1", "--max-items", "1"),
         case(D, *e, "--custom-key-store-name", "raw-error:403:<html>Forbidden</html>"),
         case(D, *e, "--custom-key-store-name", "raw-error:400:"),
-        case(D, *e, "--custom-key-store-name", 'raw-error:400:{"__type": "a#Nope", "Message": "M"}'),
+        case(D, *e, "--custom-key-store-name", 'raw-error:400:{"__type": "a#No", "Message": "M"}'),
         case(D, *e, "--custom-key-store-name", 'raw-error:404:{"message": "no type"}'),
         case(D, *e, "--custom-key-store-name", "raw-error:200:not json"),
         case(D, *e, "--max-items", "1", AWS_CLI_AUTO_PROMPT="on-partial"),
