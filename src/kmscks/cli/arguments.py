@@ -128,7 +128,7 @@ def operation_parser(command: str, argv: list[str]) -> CLIArgParser:
         shape = spec.members(operation["input"])[member]
         kind = int if shape["type"] in ("integer", "long") else str
         parser.add_argument(
-            f"--{option}", dest=_dest(option), type=kind, required=member in required
+            f"--{option}", dest=option_dest(option), type=kind, required=member in required
         )
     parser.add_argument("--cli-input-json", dest="cli_input_json")
     parser.add_argument("--cli-input-yaml", dest="cli_input_yaml")
@@ -148,7 +148,8 @@ def operation_parser(command: str, argv: list[str]) -> CLIArgParser:
     return parser
 
 
-def _dest(option: str) -> str:
+def option_dest(option: str) -> str:
+    """The argparse attribute of a model member's option (prefixed: no clash with globals)."""
     return "member_" + option.replace("-", "_")
 
 
@@ -210,7 +211,7 @@ def call_parameters(command: str, parsed: argparse.Namespace) -> dict[str, Any]:
     shapes = spec.members(operation["input"])
     params: dict[str, Any] = {}
     for option, member in operation["options"].items():
-        value = getattr(parsed, _dest(option))
+        value = getattr(parsed, option_dest(option))
         if value is None:
             continue
         if isinstance(value, str):

@@ -43,6 +43,8 @@ def _timeout(value: str | None) -> float | None:
 
 
 class Invocation:
+    """The global options and settings of one run; `run()` executes the operation."""
+
     def __init__(
         self, options: argparse.Namespace, environ: dict[str, str], argv: list[str]
     ) -> None:
@@ -127,7 +129,7 @@ class Invocation:
         paginator = operation["paginator"]
         for member in (paginator["input_token"], paginator["limit_key"]):
             option = next(o for o, m in operation["options"].items() if m == member)
-            if getattr(parsed, arguments._dest(option)) is not None:
+            if getattr(parsed, arguments.option_dest(option)) is not None:
                 paginate = False
         if not paginate:
             used = [
