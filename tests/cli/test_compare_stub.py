@@ -7,6 +7,7 @@ output format is exercised on single and multi-page results. Cases run in parall
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, "--generate-cli-skeleton", "output"),
         case(D, "--generate-cli-skeleton", "bogus"),
         case("connect-custom-key-store", "--generate-cli-skeleton"),
-        case("update-custom-key-store", "--generate-cli-skeleton", "yaml-input"),
+        case("delete-custom-key-store", "--generate-cli-skeleton", "yaml-input"),
         case(D, *e, "--foo", "bar"),
         case(D, *e, "stray"),
         case(D, "--endpoint-url", "not a url"),
@@ -243,3 +244,23 @@ def test_the_fork_servers_answer_like_the_executables(
         args = ["kms", *item.args]
         assert runners.aws(args, env, tmp_path) == run([AWS, *args], env, tmp_path), str(item)
         assert runners.cks(args, env, tmp_path) == run([*CKS, *item.args], env, tmp_path)
+
+
+_ENUM_VALUE = re.compile(rb"AWS_CLOUDHSM|EXTERNAL_KEY_STORE|PUBLIC_ENDPOINT|VPC_ENDPOINT_SERVICE")
+
+
+@pytest.mark.parametrize("command", [C, "update-custom-key-store"])
+@pytest.mark.parametrize("kind", ["input", "yaml-input"])
+def test_skeletons_with_enums_match_aws(
+    command: str, kind: str, runners: Runners, cli_home: Path
+) -> None:
+    """botocore fills enums with a random value; cks takes the first. The rest must match."""
+    env = base_env(cli_home)
+    args = ["kms", command, "--generate-cli-skeleton", kind]
+    aws, cks = runners.aws(args, env), runners.cks(args, env)
+    assert _ENUM_VALUE.sub(b"ENUM", aws.stdout) == _ENUM_VALUE.sub(b"ENUM", cks.stdout)
+    assert (aws.stderr, aws.rc) == (cks.stderr, cks.rc) == (b"", 0)
+    assert (
+        b"PUBLIC_ENDPOINT" in cks.stdout
+        and b"VPC_ENDPOINT_SERVICE" not in cks.stdout.split(b"Valid")[0]
+    )
