@@ -24,7 +24,7 @@ import botocore
 import pytest
 
 from tests.cli.stub_kms import StubKMS
-from tests.helpers.proxies import FakeProxy
+from tests.helpers.proxies import Behaviour, FakeProxy
 from tests.helpers.server import ServerProcess, start_cks_server
 
 AWS = "/usr/bin/aws"
@@ -302,7 +302,7 @@ def live_server(
     """A `cks serve` with three VPC stores (the first one FAILED) and one public store."""
     from tests.helpers.clients import kms_client
 
-    process = start_cks_server(tmp_path_factory.mktemp("cli-live"), _live_config(healthy_proxy, 8))
+    process = start_cks_server(tmp_path_factory.mktemp("cli-live"), _live_config(cli_proxy, 8))
     try:
         client = kms_client(process.url)
         ids = [create_vpc_store(client, index, f"vpc-store-{index}") for index in range(3)]
