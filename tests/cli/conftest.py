@@ -296,8 +296,16 @@ def create_vpc_store(client: object, index: int, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def cli_proxy() -> Iterator[FakeProxy]:
+    """A healthy XKS proxy on 127.0.0.1 for the public external key store."""
+    proxy = FakeProxy(Behaviour())
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
 def live_server(
-    tmp_path_factory: pytest.TempPathFactory, healthy_proxy: FakeProxy
+    tmp_path_factory: pytest.TempPathFactory, cli_proxy: FakeProxy
 ) -> Iterator[LiveServer]:
     """A `cks serve` with three VPC stores (the first one FAILED) and one public store."""
     from tests.helpers.clients import kms_client
