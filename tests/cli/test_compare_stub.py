@@ -124,6 +124,19 @@ def _query_cases(url: str) -> list[Case]:
         case(D, *e, "--output", "table", "--color", "on"),
         case(D, *e, "--output", "table", "--color", "on", "--query", "CustomKeyStores[0]"),
         case(D, *e, "--output", "json", "--color", "on"),
+        # An error while paging comes after the coloured formatter exists: colorama artefacts.
+        case(D, *e, "--output", "table", "--color", "on", "--custom-key-store-id", "nope"),
+        case(D, *e, "--output", "table", "--color", "on", "--page-size", "0"),
+        case(
+            "connect-custom-key-store",
+            *e,
+            "--output",
+            "table",
+            "--color",
+            "on",
+            "--custom-key-store-id",
+            "cks-missing",
+        ),
     ]
 
 

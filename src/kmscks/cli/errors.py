@@ -30,6 +30,11 @@ HELP_BLURB = (
 )
 USAGE = f"{PROG} [options] <command> <subcommand> [<subcommand> ...] [parameters]\n{HELP_BLURB}"
 
+# Set once awscli would have called colorama.init(autoreset=True) (it does so when it makes a
+# coloured table formatter): from then on a reset follows every write to stdout and stderr.
+STREAMS_AUTORESET = False
+RESET = "\x1b[0m"
+
 PARAM_VALIDATION_RC = 252
 CONFIGURATION_RC = 253
 CLIENT_ERROR_RC = 254
@@ -40,9 +45,13 @@ SIGINT_RC = 130
 class CLIError(Exception):
     rc = GENERAL_RC
 
+    def writes(self) -> list[str]:
+        """The stderr text, as the separate writes awscli's handler makes (colorama's autoreset
+        adds a reset after each one; see table.py)."""
+        return ["\n", str(self), "\n"]
+
     def render(self) -> str:
-        """The exact stderr text."""
-        return f"\n{self}\n"
+        return "".join(self.writes())
 
 
 class ParamValidationError(CLIError):
@@ -61,8 +70,8 @@ class ParamError(ParamValidationError):
 class UnknownArgumentError(CLIError):
     rc = PARAM_VALIDATION_RC
 
-    def render(self) -> str:
-        return f"\nusage: {USAGE}\n{self}\n\n"
+    def writes(self) -> list[str]:
+        return ["\n", f"usage: {USAGE}\n{self}\n", "\n"]
 
 
 class ConfigurationError(CLIError):

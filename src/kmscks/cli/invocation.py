@@ -14,7 +14,7 @@ import time
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from kmscks.cli import arguments, spec
+from kmscks.cli import arguments, errors, spec
 from kmscks.cli.errors import ConfigurationError, NoCredentialsError, ParamValidationError
 from kmscks.cli.output import Query, write_response
 from kmscks.cli.paginate import PageIterator
@@ -183,6 +183,13 @@ class Invocation:
 
     def _write(self, operation_name: str, response: dict[str, Any] | PageIterator) -> None:
         fmt = self.settings.output(self.options.output)
+        if fmt == "table":
+            from kmscks.cli import table
+
+            # awscli makes the formatter before it fetches the first page.
+            errors.STREAMS_AUTORESET = table.colorama_would_init(
+                self.options.color, _isatty(sys.stdout)
+            )
         pager = self._pager()
         stream: Any = pager if pager is not None else sys.stdout
         try:

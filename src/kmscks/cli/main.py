@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TextIO
 
-from kmscks.cli import arguments, spec
+from kmscks.cli import arguments, errors, spec
 from kmscks.cli.errors import GENERAL_RC, SIGINT_RC, CLIError, ParamValidationError
 
 
 def main(argv: list[str]) -> int:
     """Run `cks kms <argv...>` and return the AWS CLI's exit code."""
+    errors.STREAMS_AUTORESET = False
     try:
         return _run(argv)
     except KeyboardInterrupt:
-        sys.stdout.write("\n")
+        _write(sys.stdout, ["\n"])
         return SIGINT_RC
     except CLIError as error:
-        sys.stderr.write(error.render())
+        _write(sys.stderr, error.writes())
         return error.rc
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else GENERAL_RC
@@ -31,13 +33,22 @@ def main(argv: list[str]) -> int:
         _silence_stdout()
         return 0
     except Exception as error:  # awscli's GeneralExceptionHandler: the message, exit 255
-        sys.stderr.write(f"\n{error}\n")
+        _write(sys.stderr, ["\n", str(error), "\n"])
         return GENERAL_RC
     finally:
         try:
             sys.stdout.flush()
         except (BrokenPipeError, ValueError):
             _silence_stdout()
+
+
+def _write(stream: TextIO, parts: list[str]) -> None:
+    # Once a coloured table formatter exists, awscli's streams are wrapped by colorama with
+    # autoreset, which appends a reset after every write (an error while paging shows it).
+    for part in parts:
+        stream.write(part)
+        if errors.STREAMS_AUTORESET:
+            stream.write(errors.RESET)
 
 
 def _silence_stdout() -> None:

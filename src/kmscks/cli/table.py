@@ -66,6 +66,11 @@ class ColorStyler(Styler):
         return DIM_YELLOW + text + RESET
 
 
+def colorama_would_init(color: str, is_tty: bool) -> bool:
+    """Whether awscli's table formatter turns colorama on (which then also wraps stderr)."""
+    return color == "on" or (color == "auto" and is_tty)
+
+
 class AutoResetStream:
     """colorama.init(autoreset=True, strip=False) on stdout: a reset after every write()."""
 
