@@ -230,7 +230,9 @@ GROUPS = {
     "formats": lambda url, tmp: _formats_cases(url),
     "pagination": lambda url, tmp: _pagination_cases(url),
     "query": lambda url, tmp: _query_cases(url),
-    "options": _option_cases,
+    # The option cases are many: two halves, so that xdist can spread them.
+    "options-1": lambda url, tmp: _option_cases(url, tmp)[::2],
+    "options-2": lambda url, tmp: _option_cases(url, tmp)[1::2],
 }
 
 
