@@ -90,6 +90,7 @@ def _profiles_home(root: Path) -> Path:
         "[default]\nregion = us-east-1\noutput = text\ncli_timestamp_format = wire\n"
         "[profile eu]\nregion = eu-west-1\n"
         "[profile v1]\nregion = us-east-1\ncli_timestamp_format = none\n"
+        "[profile xml]\nregion = us-east-1\noutput = xml\n"
         "[profile tabled]\nregion = us-east-1\noutput = table\n"
         "aws_access_key_id = test\naws_secret_access_key = test\n"
         "[profile process]\nregion = us-east-1\n"
@@ -120,6 +121,17 @@ def test_config_files_and_variables_match_aws(
         case(D, *e, "--profile", "half", **files),
         case(D, *e, "--profile", "nosuch", **files),
         case(D, *e, AWS_PROFILE="tabled", **files),
+        case(D, *e, AWS_PROFILE="xml"),
+        case(
+            "connect-custom-key-store",
+            "--endpoint-url",
+            stub_kms.url,
+            "--custom-key-store-id",
+            "x",
+            "--profile",
+            "xml",
+        ),
+        case(D, *e, AWS_DEFAULT_OUTPUT="Text"),
         case(D, *e, AWS_PROFILE="eu", AWS_DEFAULT_OUTPUT="yaml", **files),
         # An explicit --profile ignores the environment's keys: "eu" has its own.
         case(D, *e, "--profile", "eu", AWS_ACCESS_KEY_ID="bad", AWS_SECRET_ACCESS_KEY="bad"),

@@ -15,7 +15,12 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from kmscks.cli import arguments, errors, spec
-from kmscks.cli.errors import ConfigurationError, NoCredentialsError, ParamValidationError
+from kmscks.cli.errors import (
+    CLIError,
+    ConfigurationError,
+    NoCredentialsError,
+    ParamValidationError,
+)
 from kmscks.cli.output import Query, write_response
 from kmscks.cli.paginate import PageIterator
 from kmscks.cli.settings import Settings
@@ -183,6 +188,8 @@ class Invocation:
 
     def _write(self, operation_name: str, response: dict[str, Any] | PageIterator) -> None:
         fmt = self.settings.output(self.options.output)
+        if fmt not in arguments.OUTPUT_CHOICES:  # from AWS_DEFAULT_OUTPUT or the profile
+            raise CLIError(f"Unknown output type: {fmt}")
         if fmt == "table":
             from kmscks.cli import table
 
