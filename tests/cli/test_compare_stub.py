@@ -140,6 +140,35 @@ def _query_cases(url: str) -> list[Case]:
     ]
 
 
+def _shape_cases(url: str) -> list[Case]:
+    """Queries that give odd shapes, and values at the edges of argparse and validation."""
+    e = ("--endpoint-url", url)
+    xks = "CustomKeyStores[].XksProxyConfiguration"
+    return [
+        case(D, *e, "--max-items", "2", "--output", "yaml"),
+        case(D, *e, "--no-paginate", "--output", "yaml-stream"),
+        case(D, *e, "--starting-token="),
+        case(D, *e, "--custom-key-store-name="),
+        case(D, *e, "--page-size", "-1"),
+        case(D, *e, "--cli-input-json", '{"CustomKeyStoreId": 5}'),
+        case(D, *e, "--cli-input-json", '{"CustomKeyStoreId": null}'),
+        case(D, *e, "--generate-cli-skeleton", "input", "--cli-input-json", "{bad"),
+        case("connect-custom-key-store", "--generate-cli-skeleton", "output",
+             "--cli-input-json", '{"CustomKeyStoreId": "x"}', "--output", "table"),
+        case(D, *e, "--custom-key-store-name", "file://missing"),
+        case(D, *e, "--page-size", "2", "--output", "yaml-stream", "--query", "CustomKeyStores[0]"),
+        case(D, *e, "--output", "table", "--query", xks),
+        case(D, *e, "--output", "text", "--query", xks),
+        case(D, *e, "--output", "table", "--query",
+             f"CustomKeyStores[].[CustomKeyStoreName,{xks[18:]}]"),
+        case(D, *e, "--output", "text", "--query",
+             "CustomKeyStores[].[CustomKeyStoreName,[ConnectionState,CreationDate]]"),
+        case(D, *e, "--output", "table", "--query", "[CustomKeyStores[0].CustomKeyStoreName]"),
+        case(D, *e, "--output", "table", "--query",
+             "{a: CustomKeyStores[0].CustomKeyStoreName, b: `true`, c: `null`}"),
+    ]  # fmt: skip
+
+
 def _option_cases(url: str, tmp: Path) -> list[Case]:
     e = ("--endpoint-url", url)
     (tmp / "input.json").write_text('{"CustomKeyStoreName": "xks-public"}')
@@ -230,6 +259,7 @@ GROUPS = {
     "formats": lambda url, tmp: _formats_cases(url),
     "pagination": lambda url, tmp: _pagination_cases(url),
     "query": lambda url, tmp: _query_cases(url),
+    "shapes": lambda url, tmp: _shape_cases(url),
     # The option cases are many: two halves, so that xdist can spread them.
     "options-1": lambda url, tmp: _option_cases(url, tmp)[::2],
     "options-2": lambda url, tmp: _option_cases(url, tmp)[1::2],

@@ -91,9 +91,10 @@ class Invocation:
         if operation["paginator"] is not None:
             paginate = self._check_pagination_options(operation, parsed, paginate)
         params = arguments.call_parameters(command, parsed)
+        # awscli's calling-command handlers: --cli-input-* is applied before the skeleton.
+        params = arguments.merge_cli_input(parsed, params)
         if parsed.generate_cli_skeleton:
             return self._skeleton(command, parsed.generate_cli_skeleton, params)
-        params = arguments.merge_cli_input(parsed, params)
         paginator = operation["paginator"]
         if paginator and (paginator["input_token"] in params or paginator["limit_key"] in params):
             paginate = False  # raw Limit/Marker in --cli-input-json also turn pagination off
