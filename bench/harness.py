@@ -1,0 +1,364 @@
+"""Shared pieces of the cks benchmarks: processes, wrk runs, signing, CPU and memory sampling.
+
+Not a test: nothing here asserts; it measures and returns figures. Every process it starts is
+in its own session and is killed (whole process group) by `Service.stop`. Traffic goes only to
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kmscks import sigv4
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+PYTHON = sys.executable
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            text = Path(f"/proc/{current}/task/{current}/children").read_text()
+        except OSError:
+            continue
+        children = [int(child) for child in text.split()]
+        found += children
+        pending += children
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except OSError:
+        return 0.0
+    return pages * PAGE_SIZE / (1 << 20)
+
+
+@dataclass
+class Service:
+    """A server process group on 127.0.0.1:port."""
+
+    name: str
+    args: list[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, ready_path: str = "/", timeout: float = 30.0) -> Service:
+        log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **self.env},
+            cwd=REPO,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early (log: {self.log_path})")
+            try:
+                with urllib.request.urlopen(self.url + ready_path, timeout=1):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not become ready")
+        # Let every worker finish starting before anything is measured.
+        time.sleep(1.0)
+        return self
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        return [self.process.pid, *descendants(self.process.pid)]
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: granian's workers (uvicorn with 1 worker: itself)."""
+        assert self.process is not None
+        children = descendants(self.process.pid)
+        return children or [self.process.pid]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        except ProcessLookupError:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+
+def cks_service(
+    name: str,
+    folder: Path,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+    config: str = "",
+    source: Path | None = None,
+) -> Service:
+    """`cks serve` on a free port; `source` runs another checkout's src/ (a baseline)."""
+    port = free_port()
+    config_path = folder / f"{name}.toml"
+    config_path.write_text(config)
+    args = [PYTHON, "-m", "kmscks", "serve", "--port", str(port), "--workers", str(workers)]
+    args += ["--config", str(config_path), "--log-level", "warning"]
+    if database_url:
+        args += ["--database-url", database_url, "--key-dir", str(folder / "data")]
+    else:
+        args += ["--data-dir", str(folder / "data")]
+    env = {"PYTHONPATH": str(source / "src")} if source else {}
+    return Service(name, args, port, env=env, log_path=folder / f"{name}.log")
+
+
+def trivial_service(
+    name: str,
+    folder: Path,
+    body: bytes,
+    *,
+    server: str = "granian",
+    interface: str = "rsgi",
+    workers: int = 1,
+) -> Service:
+    port = free_port()
+    body_path = folder / f"{name}.body"
+    body_path.write_bytes(body)
+    args = [PYTHON, str(BENCH_DIR / "trivial_app.py"), "--server", server]
+    args += ["--interface", interface, "--port", str(port), "--workers", str(workers)]
+    return Service(
+        name,
+        args,
+        port,
+        env={"CKS_BENCH_BODY_FILE": str(body_path)},
+        log_path=folder / f"{name}.log",
+    )
+
+
+@contextmanager
+def running(service: Service, ready_path: str = "/") -> Iterator[Service]:
+    try:
+        yield service.start(ready_path)
+    finally:
+        service.stop()
+
+
+# -- signed requests ---------------------------------------------------------------------------
+
+ACCESS_KEY = "test"
+SECRET = "test"
+
+
+def signed_request(
+    port: int, operation: str, params: dict[str, Any], region: str = "us-east-1"
+) -> tuple[bytes, dict[str, str]]:
+    """A KMS request signed now (valid for the server's 15-minute window)."""
+    body = json.dumps(params, separators=(",", ":")).encode()
+    headers = sigv4.sign(
+        method="POST",
+        host=f"127.0.0.1:{port}",
+        path="/",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"TrentService.{operation}",
+        },
+        body=body,
+        access_key_id=ACCESS_KEY,
+        secret=SECRET,
+        region=region,
+        service="kms",
+        now=time.time(),
+    )
+    return body, headers
+
+
+def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+# -- wrk ---------------------------------------------------------------------------------------
+
+_LUA_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,'
+    .. '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _lua_string(value: str | bytes) -> str:
+    text = value.decode() if isinstance(value, bytes) else value
+    level = "=" * 4
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk_script(folder: Path, body: bytes, headers: dict[str, str]) -> Path:
+    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body)}"]
+    lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()]
+    path = Path(tempfile.mkstemp(suffix=".lua", dir=folder)[1])
+    path.write_text("\n".join(lines) + "\n" + _LUA_DONE)
+    return path
+
+
+@dataclass
+class LoadResult:
+    label: str
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    requests: int
+    errors: int
+    cpu_us_per_request: float
+    rss_idle_mib: list[float]
+    rss_peak_mib: list[float]
+
+    def row(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class _RssSampler(threading.Thread):
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak = [rss_mib(pid) for pid in pids]
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.2):
+            self.peak = [max(a, rss_mib(pid)) for a, pid in zip(self.peak, self.pids, strict=True)]
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def load(
+    label: str,
+    service: Service,
+    script: Path,
+    *,
+    connections: int = 64,
+    threads: int = 2,
+    seconds: float = 8.0,
+    warmup: float = 2.0,
+) -> LoadResult:
+    """wrk against the service: a warm-up run, then the measured run (CPU and RSS sampled)."""
+    base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "-s", str(script)]
+    workers = service.worker_pids()
+    idle = [rss_mib(pid) for pid in workers]
+    if warmup:
+        subprocess.run(
+            [*base, f"-d{max(1, round(warmup))}s", service.url],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    sampler = _RssSampler(workers)
+    sampler.start()
+    cpu_before = cpu_seconds(service.pids())
+    done = subprocess.run(
+        [*base, f"-d{max(1, round(seconds))}s", service.url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )
+    cpu_after = cpu_seconds(service.pids())
+    sampler.stopped.set()
+    sampler.join()
+    lines = [line for line in done.stdout.splitlines() if line.startswith("WRK ")]
+    if not lines:
+        raise RuntimeError(f"wrk printed no figures:\n{done.stdout}\n{done.stderr}")
+    line = lines[0]
+    figures = json.loads(line[4:])
+    requests = figures["requests"]
+    return LoadResult(
+        label=label,
+        rps=requests / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1000,
+        p90_ms=figures["p90_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        max_ms=figures["max_us"] / 1000,
+        requests=requests,
+        errors=figures["non2xx"] + figures["socket_errors"],
+        cpu_us_per_request=(cpu_after - cpu_before) * 1e6 / max(requests, 1),
+        rss_idle_mib=idle,
+        rss_peak_mib=sampler.peak,
+    )
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
