@@ -169,6 +169,31 @@ def _shape_cases(url: str) -> list[Case]:
     ]  # fmt: skip
 
 
+SHORTHAND_VALUES = (
+    'AccessKeyId="ABC,DEF",RawSecretAccessKey=x',
+    "AccessKeyId = a , RawSecretAccessKey = b",
+    "AccessKeyId=a,AccessKeyId=b",
+    "AccessKeyId=a,",
+    "=a",
+    'AccessKeyId=a,RawSecretAccessKey="x',
+    "AccessKeyId=[a,b]",
+    "AccessKeyId={x=y}",
+    "AccessKeyId=[a,b",
+    "AccessKeyId=a,b,RawSecretAccessKey=c",
+    "AccessKeyId='it\\'s',RawSecretAccessKey=c",
+    "AccessKeyId=a\\,b",
+    ' {"AccessKeyId": "a"',
+)
+
+
+def _shorthand_cases(url: str) -> list[Case]:
+    return [
+        case(C, "--endpoint-url", url, "--custom-key-store-name", "n",
+             "--xks-proxy-authentication-credential", value)
+        for value in SHORTHAND_VALUES
+    ]  # fmt: skip
+
+
 def _option_cases(url: str, tmp: Path) -> list[Case]:
     e = ("--endpoint-url", url)
     (tmp / "input.json").write_text('{"CustomKeyStoreName": "xks-public"}')
@@ -260,6 +285,7 @@ GROUPS = {
     "pagination": lambda url, tmp: _pagination_cases(url),
     "query": lambda url, tmp: _query_cases(url),
     "shapes": lambda url, tmp: _shape_cases(url),
+    "shorthand": lambda url, tmp: _shorthand_cases(url),
     # The option cases are many: two halves, so that xdist can spread them.
     "options-1": lambda url, tmp: _option_cases(url, tmp)[::2],
     "options-2": lambda url, tmp: _option_cases(url, tmp)[1::2],

@@ -199,8 +199,8 @@ def _unpack(option: str, shape: spec.Shape, value: str) -> Any:
             except ValueError as error:
                 raise ParamError(f"--{option}", f"Invalid JSON: {error}\nJSON received: {value}")
         try:
-            return shorthand.parse(value)
-        except (shorthand.ShorthandParseError, shorthand.DuplicateKeyError) as error:
+            return shorthand.parse(value, shape)
+        except shorthand.ShorthandParseError as error:
             raise ParamError(f"--{option}", str(error))
     return value
 

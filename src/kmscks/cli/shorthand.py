@@ -1,72 +1,258 @@
 """The AWS CLI's shorthand syntax for structure options: `Key=Value,Key2=Value2`.
 
-Layer: cli. A subset of awscli's shorthand grammar that covers the flat structures of the custom
-key store operations (XksProxyAuthenticationCredential): keys, `=`, plain or quoted values, and
-awscli's error text with a caret under the failing position. Imports nothing heavy.
+Layer: cli. A port of awscli's ShorthandParser (awscli/shorthand.py, Apache-2.0): keys, `=`,
+plain, quoted, comma-separated (list) values, `[...]` lists and `{...}` hashes, its error texts
+with a caret under the failing position, and the BackCompatVisitor pass that wraps single
+values of list members in a list. Imports only `re` and `string`; no server code.
 """
 
 from __future__ import annotations
 
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.#/:")
+import re
+import string
+from typing import Any
+
+from kmscks.cli.spec import Shape, members
+
+# What _current() returns past the end: a str (for typing) that is no character of any
+# class the parser tests against.
+_EOF = "\x00<EOF>"
+
+
+class _NamedRegex:
+    def __init__(self, name: str, pattern: str) -> None:
+        self.name = name
+        self.regex = re.compile(pattern, re.UNICODE)
+
+    def match(self, value: str) -> re.Match[str] | None:
+        return self.regex.match(value)
 
 
 class ShorthandParseError(Exception):
-    def __init__(self, value: str, expected: str, actual: str, index: int) -> None:
+    def _error_location(self, value: str, index: int) -> str:
         consumed, remaining, spaces = value, "", index
         if "\n" in value[:index]:
             spaces = index - value[:index].rindex("\n") - 1
         if "\n" in value[index:]:
             next_newline = index + value[index:].index("\n")
             consumed, remaining = value[:next_newline], value[next_newline:]
-        location = f"{consumed}\n{' ' * spaces}^{remaining}"
-        super().__init__(f"Expected: '{expected}', received: '{actual}' for input:\n{location}")
+        return f"{consumed}\n{' ' * spaces}^{remaining}"
 
 
-class DuplicateKeyError(Exception):
-    def __init__(self, value: str, key: str, index: int) -> None:
+class ShorthandParseSyntaxError(ShorthandParseError):
+    def __init__(self, value: str, expected: str, actual: str, index: int) -> None:
         super().__init__(
-            f'Second instance of key "{key}" encountered for input:\n{value}\n{" " * index}^\n'
+            f"Expected: '{expected}', received: '{actual}' for input:\n"
+            + self._error_location(value, index)
+        )
+
+
+class DuplicateKeyInObjectError(ShorthandParseError):
+    def __init__(self, key: str, value: str, index: int) -> None:
+        super().__init__(
+            f'Second instance of key "{key}" encountered for input:\n'
+            f"{self._error_location(value, index)}\n"
             'This is often because there is a preceding "," instead of a space.'
         )
 
 
-def parse(value: str) -> dict[str, str]:
-    """Parse `Key=Value,...` into a dict of strings."""
-    result: dict[str, str] = {}
-    index = 0
-    length = len(value)
-    while True:
-        while index < length and value[index] == " ":
-            index += 1
-        start = index
-        while index < length and value[index] in _KEY_CHARS:
-            index += 1
-        key = value[start:index]
-        while index < length and value[index] == " ":
-            index += 1
-        if index >= length or value[index] != "=":
-            actual = "EOF" if index >= length else value[index]
-            raise ShorthandParseError(value, "=", actual, index)
-        index += 1
-        while index < length and value[index] == " ":
-            index += 1
-        if index < length and value[index] in "\"'":
-            quote = value[index]
-            end = value.find(quote, index + 1)
-            if end < 0:
-                raise ShorthandParseError(value, quote, "EOF", length)
-            item = value[index + 1 : end]
-            index = end + 1
-        else:
-            end = value.find(",", index)
-            end = length if end < 0 else end
-            item = value[index:end].rstrip(" ")
-            index = end
-        if key in result:
-            raise DuplicateKeyError(value, key, start)
-        result[key] = item
-        if index >= length:
-            return result
-        if value[index] != ",":
-            raise ShorthandParseError(value, ",", value[index], index)
-        index += 1
+class ShorthandParser:
+    _SINGLE_QUOTED = _NamedRegex("singled quoted", r"\'(?:\\\\|\\\'|[^\'])*\'")
+    _DOUBLE_QUOTED = _NamedRegex("double quoted", r'"(?:\\\\|\\"|[^"])*"')
+    _START_WORD = r"\!\#-&\(-\+\--\<\>-Z\\-z" + "\u007c-\uffff"
+    _FIRST_FOLLOW_CHARS = r"\s\!\#-&\(-\+\--\\\^-\|~-" + "\uffff"
+    _SECOND_FOLLOW_CHARS = r"\s\!\#-&\(-\+\--\<\>-" + "\uffff"
+    _ESCAPED_COMMA = "(\\\\,)"
+    _FIRST_VALUE = _NamedRegex(
+        "first",
+        f"({_ESCAPED_COMMA}|[{_START_WORD}])({_ESCAPED_COMMA}|[{_FIRST_FOLLOW_CHARS}])*",
+    )
+    _SECOND_VALUE = _NamedRegex(
+        "second",
+        f"({_ESCAPED_COMMA}|[{_START_WORD}])({_ESCAPED_COMMA}|[{_SECOND_FOLLOW_CHARS}])*",
+    )
+
+    def parse(self, value: str) -> dict[str, Any]:
+        self._input = value
+        self._index = 0
+        return self._parameter()
+
+    def _parameter(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        key, value = self._keyval()
+        params[key] = value
+        last_index = self._index
+        while self._index < len(self._input):
+            self._expect(",", consume_whitespace=True)
+            key, value = self._keyval()
+            if key in params:
+                raise DuplicateKeyInObjectError(key, self._input, last_index + 1)
+            params[key] = value
+            last_index = self._index
+        return params
+
+    def _keyval(self) -> tuple[str, Any]:
+        key = self._key()
+        self._expect("=", consume_whitespace=True)
+        return key, self._values()
+
+    def _key(self) -> str:
+        valid = string.ascii_letters + string.digits + "-_.#/:"
+        start = self._index
+        while not self._at_eof() and self._current() in valid:
+            self._index += 1
+        return self._input[start : self._index]
+
+    def _values(self) -> Any:
+        if self._at_eof():
+            return ""
+        if self._current() == "[":
+            return self._explicit_list()
+        if self._current() == "{":
+            return self._hash_literal()
+        return self._csv_value()
+
+    def _csv_value(self) -> Any:
+        first = self._first_value()
+        self._consume_whitespace()
+        if self._at_eof() or self._input[self._index] != ",":
+            return first
+        self._expect(",", consume_whitespace=True)
+        values = [first]
+        while True:
+            try:
+                current = self._second_value()
+                self._consume_whitespace()
+                if self._at_eof():
+                    values.append(current)
+                    break
+                self._expect(",", consume_whitespace=True)
+                values.append(current)
+            except ShorthandParseSyntaxError:
+                if self._at_eof():
+                    raise
+                self._backtrack_to(",")
+                break
+        return first if len(values) == 1 else values
+
+    def _value(self) -> str:
+        result = self._FIRST_VALUE.match(self._input[self._index :])
+        if result is not None:
+            return self._consume_matched(result).replace("\\,", ",").rstrip()
+        return ""
+
+    def _explicit_list(self) -> list[Any]:
+        self._expect("[", consume_whitespace=True)
+        values = []
+        while self._current() != "]":
+            values.append(self._explicit_values())
+            self._consume_whitespace()
+            if self._current() != "]":
+                self._expect(",")
+                self._consume_whitespace()
+        self._expect("]")
+        return values
+
+    def _explicit_values(self) -> Any:
+        if self._current() == "[":
+            return self._explicit_list()
+        if self._current() == "{":
+            return self._hash_literal()
+        return self._first_value()
+
+    def _hash_literal(self) -> dict[str, Any]:
+        self._expect("{", consume_whitespace=True)
+        keyvals = {}
+        while self._current() != "}":
+            key = self._key()
+            self._expect("=", consume_whitespace=True)
+            value = self._explicit_values()
+            self._consume_whitespace()
+            if self._current() != "}":
+                self._expect(",")
+                self._consume_whitespace()
+            keyvals[key] = value
+        self._expect("}")
+        return keyvals
+
+    def _first_value(self) -> str:
+        if self._current() == "'":
+            return self._consume_quoted(self._SINGLE_QUOTED, "'")
+        if self._current() == '"':
+            return self._consume_quoted(self._DOUBLE_QUOTED, '"')
+        return self._value()
+
+    def _consume_quoted(self, regex: _NamedRegex, escaped: str) -> str:
+        value = self._must_consume(regex)[1:-1]
+        return value.replace("\\" + escaped, escaped).replace("\\\\", "\\")
+
+    def _second_value(self) -> str:
+        if self._current() == "'":
+            return self._consume_quoted(self._SINGLE_QUOTED, "'")
+        if self._current() == '"':
+            return self._consume_quoted(self._DOUBLE_QUOTED, '"')
+        return self._must_consume(self._SECOND_VALUE).replace("\\,", ",").rstrip()
+
+    def _expect(self, char: str, consume_whitespace: bool = False) -> None:
+        if consume_whitespace:
+            self._consume_whitespace()
+        if self._index >= len(self._input):
+            raise ShorthandParseSyntaxError(self._input, char, "EOF", self._index)
+        actual = self._input[self._index]
+        if actual != char:
+            raise ShorthandParseSyntaxError(self._input, char, actual, self._index)
+        self._index += 1
+        if consume_whitespace:
+            self._consume_whitespace()
+
+    def _must_consume(self, regex: _NamedRegex) -> str:
+        result = regex.match(self._input[self._index :])
+        if result is not None:
+            return self._consume_matched(result)
+        raise ShorthandParseSyntaxError(self._input, f"<{regex.name}>", "<none>", self._index)
+
+    def _consume_matched(self, result: re.Match[str]) -> str:
+        start, end = result.span()
+        value = self._input[self._index + start : self._index + end]
+        self._index += end - start
+        return value
+
+    def _current(self) -> str:
+        return self._input[self._index] if self._index < len(self._input) else _EOF
+
+    def _at_eof(self) -> bool:
+        return self._index >= len(self._input)
+
+    def _backtrack_to(self, char: str) -> None:
+        while self._index >= 0 and self._input[self._index] != char:
+            self._index -= 1
+
+    def _consume_whitespace(self) -> None:
+        while self._current() is not _EOF and self._current() in string.whitespace:
+            self._index += 1
+
+
+def back_compat(value: Any, shape: Shape) -> Any:
+    """awscli's BackCompatVisitor: a single value for a list member becomes a one-item list and
+    numbers and booleans given as text are converted, following the model."""
+    kind = shape["type"]
+    if kind == "structure" and isinstance(value, dict):
+        for name, member in members(shape).items():
+            if value.get(name) is not None:
+                value[name] = back_compat(value[name], member)
+    elif kind == "list":
+        if not isinstance(value, list):
+            return [value]
+        return [back_compat(item, shape["member"]) for item in value]
+    elif kind in ("integer", "long"):
+        return int(value)
+    elif kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def parse(value: str, shape: Shape) -> dict[str, Any]:
+    """Parse `Key=Value,...` for a structure option and apply the model's conversions."""
+    parsed = ShorthandParser().parse(value)
+    result: dict[str, Any] = back_compat(parsed, shape)
+    return result
