@@ -18,6 +18,23 @@ def default_data_dir() -> Path:
     return Path(base) / "cks"
 
 
+def _port_in_use(host: str, port: int) -> str | None:
+    """Why the address cannot be served, if it cannot.
+
+    granian binds with SO_REUSEPORT, so a second server on a taken port would silently share it
+    (and half the requests) with the first; a plain bind here refuses that.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return f"cannot listen on {host}:{port}: {error.strerror}"
+    return None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cks serve", description="Serve the AWS KMS custom key store API (AWS JSON 1.1)."
@@ -65,6 +82,10 @@ def main(argv: list[str]) -> int:
         open_store(args.database_url, data_dir).close()  # creates or upgrades the schema
     except (ConfigError, MasterKeyError, StoreUnavailable, OSError) as error:
         sys.stderr.write(f"cks serve: {error}\n")
+        return 2
+    busy = _port_in_use(args.host, args.port)
+    if busy:
+        sys.stderr.write(f"cks serve: {busy}\n")
         return 2
     options = ServeOptions(
         data_dir=str(data_dir),
