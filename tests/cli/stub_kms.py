@@ -198,6 +198,23 @@ class _Handler(BaseHTTPRequestHandler):
 class _StubServer(ThreadingHTTPServer):
     daemon_threads = True
     state: StubState
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's own thread, so a client that gives
+        # up halfway (a failed verification) never stalls the accept loop or shutdown().
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)
+        wrapped = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        try:
+            wrapped.do_handshake()
+            super().finish_request(wrapped, client_address)
+        except OSError:
+            pass
+        finally:
+            wrapped.close()
 
 
 class StubKMS:
@@ -206,8 +223,7 @@ class StubKMS:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._server = _StubServer(("127.0.0.1", 0), _Handler)
         self._server.state = StubState()
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._server.tls = tls
         self.port = self._server.server_address[1]
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
