@@ -232,3 +232,17 @@ def test_read_timeout(cks: Any, tmp_path: Path) -> None:
         assert time.monotonic() - started < 10
     assert result.rc == 255
     assert result.stderr == f'\nRead timeout on endpoint URL: "{url}/"\n'.encode()
+
+
+def test_legacy_retry_mode_makes_five_attempts(
+    cks: Any, fresh_stub: StubKMS, monkeypatch: Any, tmp_path: Path
+) -> None:
+    config = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": ""}
+    assert Settings({**config, "AWS_RETRY_MODE": "legacy"}, None).max_attempts() == 5
+    assert Settings(config, None).max_attempts() == 3
+    monkeypatch.setattr("kmscks.cli.transport.time.sleep", lambda seconds: None)
+    fresh_stub.state.fail_statuses = [500] * 5
+    result = cks([D, "--endpoint-url", fresh_stub.url], AWS_RETRY_MODE="legacy")
+    assert result.rc == 254
+    assert b"operation (reached max retries: 4): stub failure" in result.stderr
+    assert len(fresh_stub.state.requests) == 5

@@ -153,9 +153,15 @@ class Settings:
     def ca_bundle(self, option: str | None) -> str | None:
         return option or self.environ.get("AWS_CA_BUNDLE") or self.profile_value("ca_bundle")
 
+    def retry_mode(self) -> str:
+        return self.environ.get("AWS_RETRY_MODE") or self.profile_value("retry_mode") or "standard"
+
     def max_attempts(self) -> int:
+        """Total attempts: botocore's default is 3 in standard mode and 5 in legacy mode."""
         value = self.environ.get("AWS_MAX_ATTEMPTS") or self.profile_value("max_attempts")
-        return int(value) if value else 3
+        if value:
+            return int(value)
+        return 5 if self.retry_mode() == "legacy" else 3
 
     def pager(self) -> str:
         if "AWS_PAGER" in self.environ:
