@@ -197,11 +197,17 @@ def _shorthand_cases(url: str) -> list[Case]:
 def _option_cases(url: str, tmp: Path) -> list[Case]:
     e = ("--endpoint-url", url)
     (tmp / "input.json").write_text('{"CustomKeyStoreName": "xks-public"}')
+    (tmp / "name.bin").write_bytes(b"hsm-store")
+    (tmp / "latin1.txt").write_bytes(b"\xff\xfe")
     return [
         case(D, *e, "--custom-key-store-id", "cks-0aaaaaaaaaaaaaaaa", "--output", "text"),
         case(D, *e, "--custom-key-store-id", "cks-nope"),
         case(D, *e, "--custom-key-store-id", ""),
         case(D, *e, "--cli-input-json", "file://input.json"),
+        case(D, *e, "--cli-input-json", "fileb://input.json", "--output", "text"),
+        case(D, *e, "--custom-key-store-name", "fileb://name.bin"),
+        case(D, *e, "--custom-key-store-name", "file://name.bin", "--output", "text"),
+        case(D, *e, "--custom-key-store-name", "file://latin1.txt"),
         case(
             D, *e, "--cli-input-json", '{"CustomKeyStoreName": "hsm-two"}',
             "--custom-key-store-name", "hsm-store",

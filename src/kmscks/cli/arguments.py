@@ -163,15 +163,16 @@ def parse_operation(command: str, argv: list[str]) -> argparse.Namespace:
     return parsed
 
 
-def load_paramfile(name: str, value: str) -> str:
-    """awscli's `file://` parameter values (v2 dropped http(s):// fetching)."""
+def load_paramfile(name: str, value: str) -> Any:
+    """awscli's `file://` (text) and `fileb://` (bytes) parameter values; v2 dropped
+    http(s):// fetching. Bytes for a string member fail validation, as in aws."""
     for prefix in ("file://", "fileb://"):
         if value.startswith(prefix):
             path = os.path.expandvars(os.path.expanduser(value[len(prefix) :]))
             try:
                 if prefix == "fileb://":
                     with open(path, "rb") as binary:
-                        return binary.read().decode("utf-8", "replace")
+                        return binary.read()
                 with open(path, encoding="utf-8") as text:
                     return text.read()
             except UnicodeDecodeError:
@@ -186,11 +187,11 @@ def load_paramfile(name: str, value: str) -> str:
     return value
 
 
-def _unpack(option: str, shape: spec.Shape, value: str) -> Any:
+def _unpack(option: str, shape: spec.Shape, value: Any) -> Any:
     kind = shape["type"]
     if kind in ("integer", "long"):
         return int(value)
-    if kind == "structure":
+    if kind == "structure" and isinstance(value, str):
         if value.lstrip()[:1] == "{":
             import json
 
