@@ -100,7 +100,7 @@ class IndentedStream:
 
 
 class Section:
-    def __init__(self, title: str = "", indent_level: int = 0) -> None:
+    def __init__(self, title: str | None = "", indent_level: int = 0) -> None:
         self.title = title
         self.headers: list[str] = []
         self.rows: list[list[str]] = []
@@ -162,7 +162,7 @@ class MultiTable:
         self._styler = styler
         self._terminal_width = width
 
-    def new_section(self, title: str, indent_level: int = 0) -> None:
+    def new_section(self, title: str | None, indent_level: int = 0) -> None:
         self._current = Section(title, indent_level)
         self._sections.append(self._current)
 
@@ -301,7 +301,8 @@ class TableBuilder:
         first = True
         for element in current:
             if not first and sorted_more:
-                self.table.new_section(title or "", indent_level)
+                # awscli passes None along too; its width then counts the text "None".
+                self.table.new_section(title, indent_level)
                 self.table.add_row_header(sorted_headers)
             first = False
             self.table.add_row([element.get(header, "") for header in sorted_headers])
