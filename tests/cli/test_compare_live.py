@@ -187,3 +187,33 @@ def test_state_changes_match_aws(
         if masked[0] != masked[1]:
             diffs.append(describe_difference(f"step {number}", expected, got))
     assert not diffs, "".join(diffs)
+
+
+def test_watch_follows_a_connect_until_failed(cli_home: Path, live_server: LiveServer) -> None:
+    """cks's --watch (no aws counterpart) on a real store: CONNECTING, then FAILED with its code."""
+    import subprocess
+
+    from tests.cli.conftest import CKS, create_vpc_store
+
+    client = kms_client(live_server.url)
+    store_id = create_vpc_store(client, 7, "watched")
+    try:
+        env = base_env(cli_home)
+        e = ["--endpoint-url", live_server.url, "--custom-key-store-id", store_id]
+        watcher = subprocess.Popen(
+            [*CKS, D, *e, "--watch", "--watch-interval", "0.02", "--until-state", "FAILED"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert watcher.stdout is not None
+        first = watcher.stdout.readline()  # the watch is running: now connect
+        client.connect_custom_key_store(CustomKeyStoreId=store_id)
+        out, err = watcher.communicate(timeout=60)
+        assert watcher.returncode == 0, err
+        states = [line.split("  ")[-1] for line in (first + out).decode().splitlines()]
+        assert states[0] == "DISCONNECTED"
+        assert states[-1].endswith("-> FAILED (XKS_PROXY_NOT_REACHABLE)"), states
+    finally:
+        wait_for_state(client, store_id, "FAILED")
+        client.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+        wait_for_state(client, store_id, "DISCONNECTED")
+        client.delete_custom_key_store(CustomKeyStoreId=store_id)
