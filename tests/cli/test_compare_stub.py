@@ -251,6 +251,8 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, *e, "--cli-read-timeout", "5", "--cli-connect-timeout", "0"),
         case(D, *e, "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--max-items", "1"),
         case(D, *e, "--region", "eu-west-1", "--max-items", "1"),
+        case(D, *e, "--region", "us east", "--max-items", "1"),
+        case(D, *e, "--max-items", "1", AWS_REGION="x_y"),
         case(D, *e, "--max-items", "1", AWS_DEFAULT_OUTPUT="table"),
         case(D, *e, "--max-items", "1", AWS_REGION="eu-west-2", AWS_DEFAULT_REGION=""),
         case(D, *e, AWS_DEFAULT_REGION=""),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -21,6 +22,8 @@ from kmscks.cli.errors import (
     NoRegionError,
     ProfileNotFoundError,
 )
+
+_REGION_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")
 
 
 class Credentials(NamedTuple):
@@ -118,17 +121,16 @@ class Settings:
             return "json"
 
     def region(self, option: str | None) -> str:
-        for value in (
-            option,
-            self.environ.get("AWS_REGION"),
-            self.environ.get("AWS_DEFAULT_REGION"),
-        ):
-            if value:
-                return value
-        value = self.profile_value("region")
-        if not value:
+        """The region (also part of the SigV4 scope, so needed with --endpoint-url too)."""
+        found = option or self.environ.get("AWS_REGION") or self.environ.get("AWS_DEFAULT_REGION")
+        if not found:
+            found = self.profile_value("region")
+        if not found:
             raise NoRegionError()
-        return value
+        if not _REGION_NAME.match(found):
+            # botocore's validate_region_name; it also keeps "us east" out of a hostname.
+            raise CLIError(f"Provided region_name '{found}' doesn't match a supported format.")
+        return found
 
     def endpoint_url(self, option: str | None, region: str) -> str:
         if option:
