@@ -84,6 +84,7 @@ def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def base_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of every CLI run in these tests (an empty value in `extra` unsets)."""
     env = {
         "HOME": str(home),
         "PATH": "/usr/bin:/bin",
@@ -94,6 +95,11 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # A guard: a request to anything but 127.0.0.1 (say, the default AWS endpoint) goes to
+        # a closed local port instead of leaving the machine, and fails the comparison.
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
     }
     env.update(extra)
     # An empty value in a case means "unset".

@@ -23,6 +23,7 @@ from kmscks.cli.errors import (
 )
 from kmscks.cli.output import Query, write_response
 from kmscks.cli.paginate import PageIterator
+from kmscks.cli.proxies import proxy_for
 from kmscks.cli.settings import Settings
 from kmscks.cli.shaping import shape_value
 from kmscks.cli.transport import Endpoint
@@ -168,6 +169,7 @@ class Invocation:
             read_timeout=self.read_timeout,
             max_attempts=self.settings.max_attempts(),
             debug=self.debug,
+            proxy=proxy_for(url, self.environ),
         )
         if self.debug:
             self.debug("botocore.regions", f"Endpoint provider result: {endpoint.full_url}")

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kmscks.cli.errors import CLIError, EndpointConnectionError, ReadTimeoutError, ServiceError
+from kmscks.cli.proxies import Proxy, masked
 from kmscks.cli.settings import Credentials
 
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
@@ -64,6 +65,7 @@ class Endpoint:
         read_timeout: float | None = 60.0,
         max_attempts: int = 3,
         debug: Any = None,  # a callable(logger, message) when --debug is on
+        proxy: Proxy | None = None,
     ) -> None:
         self.url = url
         self.region = region
@@ -75,6 +77,7 @@ class Endpoint:
         self.read_timeout = read_timeout
         self.max_attempts = max_attempts
         self.debug = debug
+        self.proxy = proxy
         self._connection: http.client.HTTPConnection | None = None
         self._parse_url()
 
@@ -105,31 +108,48 @@ class Endpoint:
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
             connection: http.client.HTTPConnection
+            # Through a proxy: TCP to the proxy, then CONNECT for https; absolute-URI requests
+            # for http (request_target below).
+            host, port = (
+                (self.proxy.host, self.proxy.port) if self.proxy else (self.hostname, self.port)
+            )
             if self.scheme == "https":
-                import ssl
-
-                context = ssl.create_default_context(cafile=self.ca_bundle)
-                if not self.verify_ssl:
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                    # urllib3 warns like this under aws (its exact text names its own file).
-                    sys.stderr.write(
-                        f"InsecureRequestWarning: Unverified HTTPS request is being made to host "
-                        f"'{self.hostname}'. Adding certificate verification is strongly advised.\n"
-                    )
                 connection = http.client.HTTPSConnection(
-                    self.hostname, self.port, timeout=self.connect_timeout, context=context
+                    host, port, timeout=self.connect_timeout, context=self._tls_context()
                 )
+                if self.proxy is not None:
+                    auth = self.proxy.authorization
+                    connection.set_tunnel(
+                        self.hostname,
+                        self.port or 443,
+                        headers={"Proxy-Authorization": auth} if auth else None,
+                    )
             else:
-                connection = http.client.HTTPConnection(
-                    self.hostname, self.port, timeout=self.connect_timeout
-                )
+                connection = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
             connection.connect()
             if connection.sock is not None:
                 connection.sock.settimeout(self.read_timeout)
                 connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._connection = connection
         return self._connection
+
+    def _tls_context(self) -> Any:
+        import ssl
+
+        context = ssl.create_default_context(cafile=self.ca_bundle)
+        if not self.verify_ssl:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            # urllib3 warns like this under aws (its exact text names its own file).
+            sys.stderr.write(
+                f"InsecureRequestWarning: Unverified HTTPS request is being made to host "
+                f"'{self.hostname}'. Adding certificate verification is strongly advised.\n"
+            )
+        return context
+
+    @property
+    def request_target(self) -> str:
+        return self.full_url if self.proxy and self.scheme == "http" else self.path
 
     def call(self, operation: str, target_prefix: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send one operation with retries; the parsed JSON body, or ServiceError/CLIError."""
@@ -153,7 +173,7 @@ class Endpoint:
                 if attempt < self.max_attempts:
                     self._sleep(attempt)
                     continue
-                raise _connection_error(error, self.full_url)
+                raise _connection_error(error, self.full_url, self.proxy)
             if status < 300:
                 parsed = _json_body(data)
                 return parsed if isinstance(parsed, dict) else {}
@@ -186,8 +206,12 @@ class Endpoint:
             connection = self._connect()
         except OSError as error:
             raise _ConnectFailed(error) from error
-        connection.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+        connection.putrequest(
+            "POST", self.request_target, skip_host=True, skip_accept_encoding=True
+        )
         connection.putheader("Host", self.host_header)
+        if self.proxy and self.scheme == "http" and self.proxy.authorization:
+            connection.putheader("Proxy-Authorization", self.proxy.authorization)
         for name, value in headers.items():
             connection.putheader(name, value)
         connection.endheaders(body)
@@ -249,8 +273,10 @@ class _ConnectFailed(Exception):
         self.cause = cause
 
 
-def _connection_error(error: Exception, url: str) -> CLIError:
+def _connection_error(error: Exception, url: str, proxy: Proxy | None) -> CLIError:
     """botocore's wording for each way a request can fail before a response arrives."""
+    if isinstance(error, _ConnectFailed) and proxy is not None:
+        return CLIError(f'Failed to connect to proxy URL: "{masked(proxy.url)}"')
     if isinstance(error, _ConnectFailed):
         if isinstance(error.cause, TimeoutError):
             return CLIError(f'Connect timeout on endpoint URL: "{url}"')
