@@ -246,3 +246,20 @@ def test_legacy_retry_mode_makes_five_attempts(
     assert result.rc == 254
     assert b"operation (reached max retries: 4): stub failure" in result.stderr
     assert len(fresh_stub.state.requests) == 5
+
+
+def test_retry_count_in_error_messages_matches_aws(
+    runners: Runners, cli_home: Path, stub_kms: StubKMS
+) -> None:
+    """botocore says "(reached max retries: N)" whenever the last attempt was the maximum one."""
+    e = ("--endpoint-url", stub_kms.url)
+    internal = 'raw-error:500:{"__type": "KMSInternalException", "message": "boom"}'
+    throttled = 'raw-error:400:{"__type": "ThrottlingException", "message": "slow down"}'
+    cases = [
+        case(D, *e, "--custom-key-store-name", "nope", AWS_MAX_ATTEMPTS="1"),
+        case(D, *e, "--custom-key-store-name", internal, AWS_MAX_ATTEMPTS="1"),
+        case(D, *e, "--custom-key-store-name", throttled, AWS_MAX_ATTEMPTS="2"),
+        case(D, *e, "--custom-key-store-name", "nope", AWS_MAX_ATTEMPTS="2"),
+    ]
+    diffs = compare_cases(runners, cases, cli_home)
+    assert not diffs, "".join(diffs)

@@ -124,9 +124,10 @@ class ServiceError(CLIError):
     rc = CLIENT_ERROR_RC
 
     def __init__(
-        self, code: str, message: str, operation: str, status: int, retries: int = 0
+        self, code: str, message: str, operation: str, status: int, retries: int | None = None
     ) -> None:
-        retry_info = f" (reached max retries: {retries})" if retries else ""
+        # botocore adds the retry count only when the last attempt was the maximum one.
+        retry_info = f" (reached max retries: {retries})" if retries is not None else ""
         super().__init__(
             f"An error occurred ({code}) when calling the {operation} operation{retry_info}: "
             f"{message}"

@@ -170,6 +170,7 @@ class Invocation:
             max_attempts=self.settings.max_attempts(),
             debug=self.debug,
             proxy=proxy_for(url, self.environ),
+            retry_mode=self.settings.retry_mode(),
         )
         if self.debug:
             self.debug("botocore.regions", f"Endpoint provider result: {endpoint.full_url}")

@@ -66,6 +66,7 @@ class Endpoint:
         max_attempts: int = 3,
         debug: Any = None,  # a callable(logger, message) when --debug is on
         proxy: Proxy | None = None,
+        retry_mode: str = "standard",
     ) -> None:
         self.url = url
         self.region = region
@@ -78,6 +79,7 @@ class Endpoint:
         self.max_attempts = max_attempts
         self.debug = debug
         self.proxy = proxy
+        self.retry_mode = retry_mode
         self._connection: http.client.HTTPConnection | None = None
         self._parse_url()
 
@@ -182,7 +184,10 @@ class Endpoint:
             if retryable and attempt < self.max_attempts:
                 self._sleep(attempt)
                 continue
-            raise ServiceError(code, message, operation, status, attempt - 1 if retryable else 0)
+            # botocore's standard mode marks MaxAttemptsReached whenever the last attempt was
+            # the maximum one, retryable or not; legacy mode only for retryable errors.
+            at_max = attempt >= self.max_attempts and (retryable or self.retry_mode != "legacy")
+            raise ServiceError(code, message, operation, status, attempt - 1 if at_max else None)
 
     def _sleep(self, attempt: int) -> None:
         delay = min(random.random() * (2 ** (attempt - 1)), MAX_BACKOFF_SECONDS)
