@@ -217,3 +217,33 @@ def test_watch_follows_a_connect_until_failed(cli_home: Path, live_server: LiveS
         client.disconnect_custom_key_store(CustomKeyStoreId=store_id)
         wait_for_state(client, store_id, "DISCONNECTED")
         client.delete_custom_key_store(CustomKeyStoreId=store_id)
+
+
+def test_quota_error_is_retried_like_aws(
+    runners: Runners, cli_home: Path, live_server: LiveServer
+) -> None:
+    """LimitExceededException is on botocore's throttling list: retried, then reported with
+    "(reached max retries: 2)". Ten public stores fill the quota of region eu-west-2."""
+    from tests.cli.conftest import PUBLIC_HOSTS
+
+    client = kms_client(live_server.url, region="eu-west-2")
+    credential = {"AccessKeyId": "ABCDEFGHIJKLMNOPQRST", "RawSecretAccessKey": "d" * 43}
+    for index in range(10):
+        client.create_custom_key_store(
+            CustomKeyStoreName=f"quota-{index}",
+            CustomKeyStoreType="EXTERNAL_KEY_STORE",
+            XksProxyConnectivity="PUBLIC_ENDPOINT",
+            XksProxyUriEndpoint=f"https://{PUBLIC_HOSTS[1]}",
+            XksProxyUriPath=f"/q{index}/kms/xks/v1",
+            XksProxyAuthenticationCredential=credential,
+        )
+    over = case(
+        "create-custom-key-store", "--endpoint-url", live_server.url, "--region", "eu-west-2",
+        "--custom-key-store-name", "one-too-many", "--custom-key-store-type", "EXTERNAL_KEY_STORE",
+        "--xks-proxy-connectivity", "PUBLIC_ENDPOINT",
+        "--xks-proxy-uri-endpoint", f"https://{PUBLIC_HOSTS[1]}",
+        "--xks-proxy-uri-path", "/q10/kms/xks/v1", "--xks-proxy-authentication-credential",
+        "AccessKeyId=ABCDEFGHIJKLMNOPQRST,RawSecretAccessKey=" + "d" * 43,
+    )  # fmt: skip
+    diffs = compare_cases(runners, [over], cli_home)
+    assert not diffs, "".join(diffs)
