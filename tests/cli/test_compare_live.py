@@ -245,5 +245,12 @@ def test_quota_error_is_retried_like_aws(
         "--xks-proxy-uri-path", "/q10/kms/xks/v1", "--xks-proxy-authentication-credential",
         "AccessKeyId=ABCDEFGHIJKLMNOPQRST,RawSecretAccessKey=" + "d" * 43,
     )  # fmt: skip
-    diffs = compare_cases(runners, [over], cli_home)
-    assert not diffs, "".join(diffs)
+    env = base_env(cli_home)
+    aws = as_cks(runners.aws(["kms", *over.args], env))
+    cks = runners.cks(["kms", *over.args], env)
+    assert aws == cks, describe_difference(str(over), aws, cks)
+    assert cks.rc == 254
+    assert (
+        b"(LimitExceededException) when calling the CreateCustomKeyStore operation "
+        b"(reached max retries: 2)" in cks.stderr
+    )
