@@ -343,3 +343,22 @@ def test_skeletons_with_enums_match_aws(
         b"PUBLIC_ENDPOINT" in cks.stdout
         and b"VPC_ENDPOINT_SERVICE" not in cks.stdout.split(b"Valid")[0]
     )
+
+
+def test_debug_changes_only_stderr_like_aws(
+    runners: Runners, cli_home: Path, stub_kms: StubKMS
+) -> None:
+    """--debug logs differ in detail (and in timestamps), but stdout and exit code match aws."""
+    env = base_env(cli_home)
+    for args in (
+        [D, "--endpoint-url", stub_kms.url, "--page-size", "2", "--debug"],
+        [D, "--endpoint-url", stub_kms.url, "--custom-key-store-id", "nope", "--debug"],
+    ):
+        aws, cks = runners.aws(["kms", *args], env), runners.cks(["kms", *args], env)
+        assert (aws.stdout, aws.rc) == (cks.stdout, cks.rc)
+        assert aws.stderr.count(b"Arguments entered to CLI") == cks.stderr.count(
+            b"Arguments entered to CLI"
+        )
+        assert b"An error occurred" not in aws.stderr or cks.stderr.endswith(
+            aws.stderr[aws.stderr.rindex(b"\nAn error occurred") :]
+        )
