@@ -20,11 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from time import strptime
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTH_PARAM = re.compile(r"\s*([A-Za-z]+)\s*=\s*([^,\s]*)\s*")
+# The form every SDK sends, matched in one step (the general parser handles any other order).
+_USUAL_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request,\s*"
+    r"SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)"
+)
+_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 _SPACES = re.compile(r"\s+")
 
 
@@ -81,6 +86,10 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 
 def _parse_authorization(header: str) -> _Authorization:
+    usual = _USUAL_AUTHORIZATION.fullmatch(header)
+    if usual:
+        key, date, region, service, signed, signature = usual.groups()
+        return _Authorization(key, date, region, service, tuple(signed.split(";")), signature)
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise SigV4Failure(
@@ -156,7 +165,14 @@ def canonical_request(
 
 
 def _amz_date_epoch(amz_date: str) -> float:
-    return float(timegm(strptime(amz_date, "%Y%m%dT%H%M%SZ")))
+    """Seconds since the epoch of an ISO 8601 basic date (20261128T111100Z); ValueError if not."""
+    match = _AMZ_DATE.fullmatch(amz_date)
+    if not match:
+        raise ValueError(amz_date)
+    year, month, day, hour, minute, second = map(int, match.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        raise ValueError(amz_date)
+    return float(timegm((year, month, day, hour, minute, second, 0, 0, 0)))
 
 
 def verify(
