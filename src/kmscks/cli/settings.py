@@ -2,8 +2,9 @@
 
 Layer: cli. Reads `~/.aws/config` (AWS_CONFIG_FILE) and `~/.aws/credentials`
 (AWS_SHARED_CREDENTIALS_FILE) with botocore's precedence: command-line option, then environment,
-then the selected profile. Credentials follow the start of botocore's chain: environment
-(skipped when --profile is given), shared credentials file, config file, `credential_process`.
+then the selected profile. Credentials follow botocore's chain: environment (skipped when
+--profile is given), shared credentials file, config file, `credential_process`, then container
+and EC2 instance metadata (metadata_credentials.py).
 Must not import botocore or server code; configparser is cheap enough for the hot path.
 """
 
@@ -196,7 +197,13 @@ class Settings:
         process = self.profile.get("credential_process")
         if process:
             return _process_credentials(process)
-        return None
+        from kmscks.cli import metadata_credentials
+
+        return metadata_credentials.container_credentials(
+            self.environ
+        ) or metadata_credentials.instance_credentials(
+            self.environ, self.profile.get("ec2_metadata_service_endpoint")
+        )
 
     def _env_credentials(self) -> Credentials | None:
         access = self.environ.get("AWS_ACCESS_KEY_ID")
