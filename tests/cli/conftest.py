@@ -157,7 +157,7 @@ class ForkRunner:
     """A command through a pool of forkserver.py processes: the same code as the executable,
     with the imports done once and a fresh forked child per command."""
 
-    def __init__(self, program: str, home: Path, size: int = 2) -> None:
+    def __init__(self, program: str, home: Path, size: int = 1) -> None:
         import queue
 
         self._idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
