@@ -125,14 +125,16 @@ class _Compiler:
                 raise _TypeMismatch(f"Expected an object at '{path or 'input'}'")
             for name, member_check, is_required in members:
                 member_value = value.get(name)
-                member_path = _member_path(path, name)
+                # Paths are built only when used: most members of most requests are absent.
                 if member_value is None:
                     if is_required:
                         problems.append(
-                            _problem(None, member_path, False, "Member must not be null")
+                            _problem(
+                                None, _member_path(path, name), False, "Member must not be null"
+                            )
                         )
                     continue
-                member_check(member_value, member_path, problems)
+                member_check(member_value, _member_path(path, name), problems)
 
         return check
 
