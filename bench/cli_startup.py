@@ -173,8 +173,10 @@ def write_section(path: Path, section: str) -> None:
     if SECTION in text:
         start = text.index(SECTION)
         following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following + 1
-        text = text[:start] + section + text[end:]
+        if following < 0:
+            text = text[:start] + section
+        else:  # keep the blank line before the next section
+            text = text[:start] + section + "\n" + text[following + 1 :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
