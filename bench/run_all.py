@@ -13,7 +13,8 @@ Sections (docs/benchmarks.md explains each and records the figures):
   connect   external key store connects per second against a test proxy
   hotpath   with --baseline DIR: the describe figure of another checkout (before the profiling
             work) and of this one, side by side
-  xks-proxy the bundled XKS proxy (bench/xks_proxy_bench.py, another section of the docs)
+  xks-proxy   the bundled XKS proxy (bench/xks_proxy_bench.py, its own section of the docs)
+  cli-startup `cks kms` vs `aws kms` start-up (bench/cli_startup.py, its own section)
 
 Load comes from wrk (Debian package) with a Lua script holding a request signed just before
 the run. Every server is started here on a free 127.0.0.1 port and stopped at the end.
@@ -47,7 +48,7 @@ from kmscks.service.secrets import Sealer
 POSTGRES_ADMIN = os.environ.get(
     "CKS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-SECTIONS = ("describe", "stack", "size", "connect", "hotpath", "xks-proxy")
+SECTIONS = ("describe", "stack", "size", "connect", "hotpath", "xks-proxy", "cli-startup")
 HEALTHY = {
     "xksProxyFleetSize": 1,
     "xksProxyVendor": "cks-bench",
@@ -373,11 +374,20 @@ class Bench:
         return row
 
     def xks_proxy(self) -> None:
-        script = harness.BENCH_DIR / "xks_proxy_bench.py"
+        self._other("xks-proxy", "xks_proxy_bench.py", [])
+
+    def cli_startup(self) -> None:
+        self._other("cli-startup", "cli_startup.py", ["--runs", "10" if self.args.quick else "20"])
+
+    def _other(self, section: str, name: str, arguments: list[str]) -> None:
+        """Another benchmark of bench/, run as it is (it prints its own figures)."""
+        script = harness.BENCH_DIR / name
         if not script.exists():
             return
-        say("\n## xks-proxy: bench/xks_proxy_bench.py (its own section of docs/benchmarks.md)")
-        subprocess.run([sys.executable, str(script)], check=False, timeout=900)
+        say(f"\n## {section}: bench/{name} (its own section of docs/benchmarks.md)")
+        done = subprocess.run([sys.executable, str(script), *arguments], check=False, timeout=900)
+        if done.returncode:
+            say(f"bench/{name} exited with status {done.returncode}")
 
 
 def _send_all(port: int, requests: list[tuple[bytes, dict[str, str]]], threads: int) -> int:
@@ -506,6 +516,7 @@ def main() -> int:
             "connect": bench.connect,
             "hotpath": bench.hotpath,
             "xks-proxy": bench.xks_proxy,
+            "cli-startup": bench.cli_startup,
         }
         for name in sections:
             steps[name]()

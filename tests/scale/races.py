@@ -17,7 +17,7 @@ from tests.scale.conftest import VPC_HOST, VPC_SERVICE, attempt, connect_calls
 THREADS = 24
 
 
-def _spread(clients: list[Any], requests: list[tuple[str, dict[str, Any]]]) -> list[str]:
+def spread(clients: list[Any], requests: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """Send the requests concurrently, request i to client i mod n; each call's outcome."""
     calls = [
         (getattr(clients[index % len(clients)], operation), params)
@@ -48,7 +48,7 @@ def colliding_names(clients: list[Any]) -> None:
         ("create_custom_key_store", xks_params("contested", path=f"/n{index}/kms/xks/v1"))
         for index in range(60)
     ]
-    outcomes = _spread(clients, requests)
+    outcomes = spread(clients, requests)
     assert outcomes.count("ok") == 1, outcomes
     assert set(outcomes) == {"ok", "CustomKeyStoreNameInUseException"}
     for client in clients:
@@ -57,7 +57,7 @@ def colliding_names(clients: list[Any]) -> None:
 
 def quota(clients: list[Any], limit: int = 10) -> None:
     requests = [("create_custom_key_store", xks_params(f"racer-{index}")) for index in range(40)]
-    outcomes = _spread(clients, requests)
+    outcomes = spread(clients, requests)
     assert outcomes.count("ok") == limit, outcomes
     assert set(outcomes) == {"ok", "LimitExceededException"}
     for client in clients:
@@ -69,7 +69,7 @@ def xks_uniqueness(clients: list[Any]) -> None:
         ("create_custom_key_store", xks_params(f"uri-{index}", path="/same/kms/xks/v1"))
         for index in range(20)
     ]
-    outcomes = _spread(clients, same_uri)
+    outcomes = spread(clients, same_uri)
     assert outcomes.count("ok") == 1, outcomes
     assert set(outcomes) == {"ok", "XksProxyUriInUseException"}
     # Every VPC store needs its own endpoint (private DNS name), whatever its path.
@@ -77,7 +77,7 @@ def xks_uniqueness(clients: list[Any]) -> None:
         ("create_custom_key_store", vpc_params(f"vpc-{index}", f"/vpc{index}/kms/xks/v1"))
         for index in range(20)
     ]
-    outcomes = _spread(clients, same_endpoint)
+    outcomes = spread(clients, same_endpoint)
     assert outcomes.count("ok") == 1, outcomes
     assert set(outcomes) == {"ok", "XksProxyUriEndpointInUseException"}
     for client in clients:
@@ -89,12 +89,12 @@ def connect_rounds(clients: list[Any], proxy: FakeProxy, rounds: int = 3) -> Non
     store_id = clients[0].create_custom_key_store(**xks_params("racing"))["CustomKeyStoreId"]
     for round_number in range(1, rounds + 1):
         connects = [("connect_custom_key_store", {"CustomKeyStoreId": store_id})] * 16
-        assert set(_spread(clients, connects)) == {"ok"}
+        assert set(spread(clients, connects)) == {"ok"}
         for client in clients:
             wait_for(lambda client=client: _state(client, store_id) == "CONNECTED")
         assert connect_calls(proxy) == round_number
         disconnects = [("disconnect_custom_key_store", {"CustomKeyStoreId": store_id})] * 16
-        outcomes = _spread(clients, disconnects)
+        outcomes = spread(clients, disconnects)
         assert outcomes.count("ok") == 1, outcomes
         assert set(outcomes) <= {"ok", "CustomKeyStoreInvalidStateException"}
         for client in clients:
@@ -116,7 +116,7 @@ def connect_disconnect_chaos(clients: list[Any], proxy: FakeProxy, seed: int = 6
         )
         for _ in range(120)
     ]
-    outcomes = _spread(clients, requests)
+    outcomes = spread(clients, requests)
     assert set(outcomes) <= {"ok", "CustomKeyStoreInvalidStateException"}, outcomes
     started = sum(
         1

@@ -8,12 +8,13 @@ the surviving process once its lease expires.
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 import pytest
 
-from tests.helpers.clients import kms_client
+from tests.helpers.clients import kms_client, xks_params
 from tests.helpers.proxies import Behaviour, FakeProxy, StallingServer, wait_for
 from tests.helpers.server import ServerProcess
 from tests.scale import races
@@ -55,6 +56,70 @@ def test_each_connect_is_carried_out_once(pair: list[Any], counting_proxy: FakeP
 
 def test_connects_and_disconnects_racing(pair: list[Any], counting_proxy: FakeProxy) -> None:
     races.connect_disconnect_chaos(pair, counting_proxy)
+
+
+_AUDIT = (
+    "CREATE TABLE transition_audit (seq BIGINT, generation INTEGER, state TEXT, owner TEXT)",
+    "CREATE FUNCTION audit_transition() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO transition_audit VALUES"
+    " (NEW.seq, NEW.transition_generation, NEW.connection_state, NEW.lease_owner);"
+    " RETURN NEW; END $$",
+    "CREATE TRIGGER audit_transition AFTER UPDATE ON custom_key_stores"
+    " FOR EACH ROW EXECUTE FUNCTION audit_transition()",
+)
+
+
+def test_one_store_connects_and_disconnects_racing_are_each_carried_out_once(
+    start_processes: StartProcesses,
+    fresh_postgres: str,
+    master_key: str,
+    counting_proxy: FakeProxy,
+) -> None:
+    """Every CONNECTING that a process claimed made exactly one health call, and none was
+    claimed twice: a trigger records each row change the processes make. Transitions start at
+    once and health calls take 20 ms, so Disconnects land before, during and after claims."""
+    import psycopg
+
+    counting_proxy.behaviour = Behaviour(delay=0.02)
+    config = process_config(
+        master_key,
+        proxy_address=counting_proxy.address,
+        server="transition_delay_ms = 0",
+        xks=SLOW_START,
+    )
+    pair = [
+        kms_client(process.url)
+        for process in start_processes([config, config], database_url=fresh_postgres)
+    ]
+    with psycopg.connect(fresh_postgres, autocommit=True) as conn:
+        for statement in _AUDIT:
+            conn.execute(statement)
+    store_id = pair[0].create_custom_key_store(**xks_params("contested"))["CustomKeyStoreId"]
+    rng = random.Random(6)
+    for _ in range(8):
+        requests = [
+            (
+                rng.choice(["connect_custom_key_store", "disconnect_custom_key_store"]),
+                {"CustomKeyStoreId": store_id},
+            )
+            for _ in range(20)
+        ]
+        outcomes = races.spread(pair, requests)
+        assert set(outcomes) <= {"ok", "CustomKeyStoreInvalidStateException"}, outcomes
+        for client in pair:
+            wait_for(
+                lambda client=client: _state(client, store_id) in {"CONNECTED", "DISCONNECTED"}
+            )
+    with psycopg.connect(fresh_postgres, autocommit=True) as conn:
+        changes = conn.execute(
+            "SELECT generation, state, owner FROM transition_audit ORDER BY generation"
+        ).fetchall()
+    started = {generation for generation, state, owner in changes if state == "CONNECTING"}
+    claims = [generation for generation, state, owner in changes if state == "CONNECTING" and owner]
+    assert started, "no Connect reached CONNECTING"
+    assert len(claims) == len(set(claims)), "a transition was claimed twice"
+    assert set(claims) <= started
+    assert connect_calls(counting_proxy) == len(claims)
 
 
 def test_markers_of_one_process_are_accepted_by_the_other(
