@@ -79,12 +79,6 @@ class Settings:
             return sections["default"]
         return sections.get(f"profile {name}")
 
-    def profile_exists(self) -> bool:
-        return (
-            self._config_profile(self.profile_name) is not None
-            or self.profile_name in self._credentials_file
-        )
-
     @cached_property
     def profile(self) -> dict[str, str]:
         """The selected profile's config values; an unknown explicit profile is an error."""
