@@ -31,7 +31,9 @@ from tests.cli.stub_kms import StubKMS
 D = "describe-custom-key-stores"
 
 
-def test_connection_refused_and_server_errors_match_aws(cli_home: Path, tmp_path: Path) -> None:
+def test_connection_refused_and_server_errors_match_aws(
+    aws_cli: str, cli_home: Path, tmp_path: Path
+) -> None:
     """Retries take real time (backoff with jitter), so these run the executables in parallel."""
     stubs = [StubKMS() for _ in range(4)]
     try:
