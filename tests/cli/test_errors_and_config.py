@@ -93,6 +93,7 @@ def _profiles_home(root: Path) -> Path:
         "[profile eu]\nregion = eu-west-1\n"
         "[profile v1]\nregion = us-east-1\ncli_timestamp_format = none\n"
         "[profile xml]\nregion = us-east-1\noutput = xml\n"
+        "[profile prompt]\nregion = us-east-1\ncli_auto_prompt = on\n"
         "[profile tabled]\nregion = us-east-1\noutput = table\n"
         "aws_access_key_id = test\naws_secret_access_key = test\n"
         "[profile process]\nregion = us-east-1\n"
@@ -134,6 +135,10 @@ def test_config_files_and_variables_match_aws(
             "xml",
         ),
         case(D, *e, AWS_DEFAULT_OUTPUT="Text"),
+        case(D, *e, "--profile", "prompt"),
+        case(D, *e, "--profile", "prompt", "--no-cli-auto-prompt"),
+        case(D, *e, AWS_PROFILE="prompt", AWS_CLI_AUTO_PROMPT="off"),
+        case(D, *e, AWS_PROFILE="prompt"),
         case(D, *e, AWS_PROFILE="eu", AWS_DEFAULT_OUTPUT="yaml", **files),
         # An explicit --profile ignores the environment's keys: "eu" has its own.
         case(D, *e, "--profile", "eu", AWS_ACCESS_KEY_ID="bad", AWS_SECRET_ACCESS_KEY="bad"),

@@ -64,11 +64,22 @@ def _wants_help(argv: list[str]) -> bool:
 
 
 def _auto_prompt_requested(argv: list[str]) -> bool:
-    """awscli checks this before parsing: --cli-auto-prompt, or AWS_CLI_AUTO_PROMPT=on (the
-    `on-partial` mode only prompts for incomplete commands, which cks reports as errors)."""
+    """awscli checks this before parsing: --cli-auto-prompt, or `on` in AWS_CLI_AUTO_PROMPT or
+    the profile's cli_auto_prompt (`on-partial` only prompts for incomplete commands, which cks
+    reports as errors)."""
     if "--no-cli-auto-prompt" in argv:
         return False
-    return "--cli-auto-prompt" in argv or os.environ.get("AWS_CLI_AUTO_PROMPT") == "on"
+    if "--cli-auto-prompt" in argv:
+        return True
+    if "AWS_CLI_AUTO_PROMPT" in os.environ:
+        return os.environ["AWS_CLI_AUTO_PROMPT"] == "on"
+    from kmscks.cli.settings import Settings
+
+    # awscli looks at the AWS_PROFILE (or default) profile here: --profile is not applied yet.
+    try:
+        return Settings(dict(os.environ), None).profile_value("cli_auto_prompt") == "on"
+    except CLIError:
+        return False  # an unknown profile is reported later, as in aws
 
 
 def _auto_prompt() -> int:
