@@ -1,13 +1,13 @@
-"""AWS Signature Version 4: verifying signed requests, and deriving signing keys.
+"""AWS Signature Version 4: verifying signed requests.
 
 Shared by every server in cks: the KMS and CloudHSM APIs (services `kms`, `cloudhsm`) and the
 bundled XKS proxy (`kms-xks-proxy`). It knows nothing of HTTP frameworks: callers hand it the
 method, the raw path and query, lower-cased headers and the body. Each caller maps the
 `SigV4Failure.reason` to its own error vocabulary (KMS exceptions, XKS 401s).
 
-The canonical request is rebuilt from the request's own SignedHeaders list, because clients
-differ in what they sign (botocore, curl --aws-sigv4 and requests-aws4auth all sign different
-sets; ../shared/contract/xks-proxy.md §1.6).
+Signing lives in kmscks.sigv4_sign (re-exported here). The canonical request is rebuilt from
+the request's own SignedHeaders list, because clients differ in what they sign (botocore,
+curl --aws-sigv4 and requests-aws4auth all sign different sets; xks-proxy.md §1.6).
 """
 
 from __future__ import annotations
@@ -19,10 +19,19 @@ from calendar import timegm
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
-from urllib.parse import quote, unquote
 
-ALGORITHM = "AWS4-HMAC-SHA256"
+from kmscks.sigv4_sign import ALGORITHM, canonical_request, sign, signing_key
+
+__all__ = [
+    "Reason",
+    "SigV4Failure",
+    "SignedIdentity",
+    "canonical_request",
+    "sign",
+    "signing_key",
+    "verify",
+]
+
 _AUTH_PARAM = re.compile(r"\s*([A-Za-z]+)\s*=\s*([^,\s]*)\s*")
 # The form every SDK sends, matched in one step (the general parser handles any other order).
 _USUAL_AUTHORIZATION = re.compile(
@@ -30,7 +39,6 @@ _USUAL_AUTHORIZATION = re.compile(
     r"SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)"
 )
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
-_SPACES = re.compile(r"\s+")
 
 
 class Reason(Enum):
@@ -72,19 +80,6 @@ class _Authorization:
     signature: str
 
 
-@lru_cache(maxsize=1024)
-def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """The SigV4 signing key; cached because deriving it is four HMACs per request."""
-    key = _hmac(("AWS4" + secret).encode(), date)
-    key = _hmac(key, region)
-    key = _hmac(key, service)
-    return _hmac(key, "aws4_request")
-
-
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-
 def _parse_authorization(header: str) -> _Authorization:
     usual = _USUAL_AUTHORIZATION.fullmatch(header)
     if usual:
@@ -123,44 +118,6 @@ def _parse_authorization(header: str) -> _Authorization:
         service=scope[3],
         signed_headers=signed_headers,
         signature=params["Signature"],
-    )
-
-
-def _canonical_query(query: str) -> str:
-    if not query:
-        return ""
-    pairs = []
-    for item in query.split("&"):
-        if not item:
-            continue
-        key, _, value = item.partition("=")
-        pairs.append(
-            (quote(unquote(key), safe="-_.~"), quote(unquote(value.replace("+", " ")), safe="-_.~"))
-        )
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
-
-
-def canonical_request(
-    method: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, str],
-    signed_headers: tuple[str, ...],
-    payload_hash: str,
-) -> str:
-    """The SigV4 canonical request; `headers` has lower-case names."""
-    canonical_headers = "".join(
-        f"{name}:{_SPACES.sub(' ', headers.get(name, '').strip())}\n" for name in signed_headers
-    )
-    return "\n".join(
-        (
-            method.upper(),
-            quote(path or "/", safe="/~"),
-            _canonical_query(query),
-            canonical_headers,
-            ";".join(signed_headers),
-            payload_hash,
-        )
     )
 
 
@@ -245,51 +202,3 @@ def verify(
             "Consult the service documentation for details.",
         )
     return SignedIdentity(auth.access_key_id, auth.region, auth.service)
-
-
-def sign(
-    *,
-    method: str,
-    host: str,
-    path: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    access_key_id: str,
-    secret: str,
-    region: str,
-    service: str,
-    now: float,
-) -> dict[str, str]:
-    """Sign a request; returns `headers` plus Host, X-Amz-Date and Authorization.
-
-    Signs host, x-amz-date and every header given, as KMS does towards an XKS proxy.
-    """
-    amz_date = _format_amz_date(now)
-    date = amz_date[:8]
-    lowered = {name.lower(): value for name, value in headers.items()}
-    lowered["host"] = host
-    lowered["x-amz-date"] = amz_date
-    signed_headers = tuple(sorted(lowered))
-    payload_hash = hashlib.sha256(body).hexdigest()
-    request = canonical_request(method, path, "", lowered, signed_headers, payload_hash)
-    scope = f"{date}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, hashlib.sha256(request.encode()).hexdigest())
-    )
-    signature = hmac.new(
-        signing_key(secret, date, region, service), string_to_sign.encode(), hashlib.sha256
-    ).hexdigest()
-    signed = dict(headers)
-    signed["Host"] = host
-    signed["X-Amz-Date"] = amz_date
-    signed["Authorization"] = (
-        f"{ALGORITHM} Credential={access_key_id}/{scope}, "
-        f"SignedHeaders={';'.join(signed_headers)}, Signature={signature}"
-    )
-    return signed
-
-
-def _format_amz_date(now: float) -> str:
-    from time import gmtime, strftime
-
-    return strftime("%Y%m%dT%H%M%SZ", gmtime(now))

@@ -121,15 +121,6 @@ def test_auto_prompt_without_a_terminal_fails_like_aws(cks: Any) -> None:
     )
 
 
-def test_signing_key_matches_the_shared_verifier() -> None:
-    from kmscks.cli.transport import signing_key
-    from kmscks.sigv4 import signing_key as shared
-
-    assert signing_key("secret", "20261128", "us-east-1", "kms") == shared(
-        "secret", "20261128", "us-east-1", "kms"
-    )
-
-
 def test_other_kms_commands_are_refused_plainly(cks: Any) -> None:
     result = cks(["list-keys"])
     assert result.rc == 252 and result.stdout == b""

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from kmscks.cli.errors import CLIError, EndpointConnectionError, ReadTimeoutError, ServiceError
 from kmscks.cli.proxies import Proxy, masked
 from kmscks.cli.settings import Credentials
+from kmscks.sigv4_sign import canonical_request, signing_key
 
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 # botocore's standard-mode throttling and transient error codes.
@@ -249,15 +250,8 @@ class Endpoint:
             signed["x-amz-security-token"] = self.credentials.token
             extra["X-Amz-Security-Token"] = self.credentials.token
         names = sorted(signed)
-        canonical = "\n".join(
-            (
-                "POST",
-                self.path,
-                "",
-                "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names),
-                ";".join(names),
-                hashlib.sha256(body).hexdigest(),
-            )
+        canonical = canonical_request(
+            "POST", self.path, "", signed, tuple(names), hashlib.sha256(body).hexdigest()
         )
         scope = f"{date}/{self.region}/kms/aws4_request"
         string_to_sign = "\n".join(
@@ -293,14 +287,6 @@ def _connection_error(error: Exception, url: str, proxy: Proxy | None) -> CLIErr
     return CLIError(
         f'Connection was closed before we received a valid response from endpoint URL: "{url}".'
     )
-
-
-def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """The SigV4 signing key (kDate -> kRegion -> kService -> kSigning)."""
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
 
 
 def _json_body(data: bytes) -> Any:
