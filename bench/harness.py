@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kmscks import sigv4
+from kmscks import sigv4_sign
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -213,7 +213,7 @@ def signed_request(
 ) -> tuple[bytes, dict[str, str]]:
     """A KMS request signed now (valid for the server's 15-minute window)."""
     body = json.dumps(params, separators=(",", ":")).encode()
-    headers = sigv4.sign(
+    headers = sigv4_sign.sign(
         method="POST",
         host=f"127.0.0.1:{port}",
         path="/",
