@@ -28,6 +28,9 @@ def _port_in_use(host: str, port: int) -> str | None:
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: a port left in TIME_WAIT by a stopped server is free; an active
+        # listener still refuses the bind.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
