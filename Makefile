@@ -57,6 +57,7 @@ pytest: $(STAMP)
 test: $(STAMP) system-deps node-deps services lint typecheck pytest
 
 bench: $(STAMP) system-deps
+	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) bench/run_all.py
 
 clean:
