@@ -23,7 +23,7 @@ from kmscks.api.model import ServiceModel
 from kmscks.api.serialize import OutputSerializer
 from kmscks.api.validation import InputValidator
 from kmscks.errors import INTERNAL_ERROR_CODE, ServiceError
-from kmscks.service.operations import Caller
+from kmscks.service.base import Caller
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from kmscks.cloudhsm import kmsuser, lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request, not_found
-from kmscks.service.operations import Caller
+from kmscks.service.base import Caller
 
 _CLUSTER_OPERATIONS = {
     "ActivateCluster": "Activate an INITIALIZED cluster (what the admin does in the HSM).",

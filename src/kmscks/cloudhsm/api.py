@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from kmscks.cloudhsm import lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request
+from kmscks.service.base import Caller
 from kmscks.service.markers import BadMarker, MarkerCodec
-from kmscks.service.operations import Caller
 from kmscks.store.clusters import BackupRow, ClusterRow
 
 Row = TypeVar("Row", ClusterRow, BackupRow)

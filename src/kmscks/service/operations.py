@@ -4,6 +4,8 @@ service layer. One coroutine per operation, named after it in snake case (the ap
 them by that name). Each takes the caller (account and region) and the validated request
 members (wire names), and returns the response members or raises a ServiceError.
 
+UpdateCustomKeyStore lives in update.py, and what the operations share in base.py.
+
 Network checks (the XKS health call) happen outside any database transaction; the rules are
 then checked again inside the region-serialized mutation that writes, so a concurrent request
 cannot slip between the check and the write.
@@ -11,112 +13,23 @@ cannot slip between the check and the write.
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from kmscks.config import ServerConfig
-from kmscks.connectors.cloudhsm import ClusterChecks
-from kmscks.connectors.xks import OUTCOMES, Outcome, ProxySettings, XksConnector
+from kmscks.connectors.xks import OUTCOMES, Outcome
 from kmscks.errors import ServiceError
 from kmscks.service import rules, states
-from kmscks.service.markers import BadMarker, MarkerCodec
-from kmscks.service.secrets import Sealer
+from kmscks.service.base import Caller, invalid_state, new_store_id, not_found
+from kmscks.service.markers import BadMarker
 from kmscks.service.states import State
 from kmscks.service.transitions import TransitionResult
-from kmscks.service.views import CLOUDHSM, EXTERNAL, PUBLIC, VPC, list_entry
+from kmscks.service.update import UpdateOperation
+from kmscks.service.views import CLOUDHSM, VPC, list_entry
 from kmscks.store.records import StoreRecord
-from kmscks.store.sql import NameConflict, SqlStore
-
-_UPDATE_ATTEMPTS = 3
+from kmscks.store.sql import NameConflict
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    account_id: str
-    region: str
-
-
-def new_store_id() -> str:
-    """`cks-` and 17 lower-case hex characters, like AWS's ids."""
-    return "cks-" + os.urandom(9).hex()[:17]
-
-
-def _not_found(store_id: str) -> ServiceError:
-    return ServiceError(
-        "CustomKeyStoreNotFoundException",
-        f"Custom key store {store_id} does not exist in this account and Region.",
-    )
-
-
-def _invalid_state(record: StoreRecord, action: str) -> ServiceError:
-    return ServiceError(
-        "CustomKeyStoreInvalidStateException",
-        f"Custom key store {record.id} cannot {action} while its ConnectionState is"
-        f" {record.connection_state}.",
-    )
-
-
-def _xks_error(outcome: Outcome) -> ServiceError:
-    code, message, _ = OUTCOMES[outcome]
-    return ServiceError(code, message)
-
-
-class KeyStoreService:
+class KeyStoreService(UpdateOperation):
     """The behaviour of the six operations over one store, one XKS connector, one cluster check."""
-
-    def __init__(
-        self,
-        store: SqlStore,
-        config: ServerConfig,
-        xks: XksConnector,
-        clusters: ClusterChecks,
-        sealer: Sealer,
-        markers: MarkerCodec,
-        wake_worker: Callable[[], None] = lambda: None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._store = store
-        self._config = config
-        self._xks = xks
-        self._clusters = clusters
-        self._sealer = sealer
-        self._markers = markers
-        self._wake_worker = wake_worker
-        self._clock = clock
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _require(self, caller: Caller, store_id: str) -> StoreRecord:
-        record = self._store.get(caller.account_id, caller.region, store_id)
-        if record is None:
-            raise _not_found(store_id)
-        return record
-
-    def proxy_settings(self, record: StoreRecord) -> ProxySettings:
-        secret = self._sealer.open(record.xks_secret_sealed or "", record.id, "xks_secret")
-        return ProxySettings(
-            connectivity=record.xks_connectivity or PUBLIC,
-            uri_endpoint=record.xks_uri_endpoint or "",
-            uri_path=record.xks_uri_path or "",
-            access_key_id=record.xks_access_key_id or "",
-            secret_access_key=secret,
-            vpc_service_name=record.xks_vpc_service_name,
-            vpc_service_owner=record.xks_vpc_service_owner,
-        )
-
-    async def _test_proxy(self, proxy: ProxySettings, region: str, kms_operation: str) -> None:
-        """Create/Update's checks of an external key store, raising the Xks* exception."""
-        if proxy.connectivity == VPC:
-            # The proxy itself is first contacted at Connect (contract rule 27).
-            result = self._xks.check_vpc_service(proxy, region)
-        else:
-            result = await self._xks.check_health(proxy, region, kms_operation)
-        if result.outcome is not Outcome.HEALTHY:
-            raise _xks_error(result.outcome)
 
     def _write_new(self, record: StoreRecord, related_clusters: list[str]) -> None:
         try:
@@ -125,12 +38,7 @@ class KeyStoreService:
                 rules.check_cluster_in_use(tx, record, related_clusters)
                 tx.insert(record)
         except NameConflict:
-            rules_error = ServiceError(
-                "CustomKeyStoreNameInUseException",
-                f"The request was rejected because the custom key store name {record.name!r} is"
-                " already used by another custom key store in this account and Region.",
-            )
-            raise rules_error
+            raise rules.name_in_use(record.name)
 
     # -- CreateCustomKeyStore ----------------------------------------------------------------
 
@@ -230,7 +138,7 @@ class KeyStoreService:
         )
         if not rows and marker is None and (store_id is not None or name is not None):
             # Both filters given: a store must match both (docs/decisions.md).
-            raise _not_found(store_id if store_id is not None else f"named {name!r}")
+            raise not_found(store_id if store_id is not None else f"named {name!r}")
         truncated = len(rows) > limit
         rows = rows[:limit]
         result: dict[str, Any] = {
@@ -242,167 +150,6 @@ class KeyStoreService:
                 rows[-1].seq or 0, caller.account_id, caller.region
             )
         return result
-
-    # -- UpdateCustomKeyStore ----------------------------------------------------------------
-
-    async def update_custom_key_store(
-        self, caller: Caller, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        for _ in range(_UPDATE_ATTEMPTS):
-            if await self._try_update(caller, params):
-                return {}
-        raise ServiceError(
-            "CustomKeyStoreInvalidStateException",
-            "The custom key store changed while it was being updated. Retry the request.",
-        )
-
-    def _unchanged(self, record: StoreRecord, member: str, value: Any) -> bool:
-        """Whether an Update member repeats the store's current value."""
-        current: dict[str, Any] = {
-            "NewCustomKeyStoreName": record.name,
-            "CloudHsmClusterId": record.cloudhsm_cluster_id,
-            "XksProxyUriEndpoint": record.xks_uri_endpoint,
-            "XksProxyUriPath": record.xks_uri_path,
-            "XksProxyConnectivity": record.xks_connectivity,
-            "XksProxyVpcEndpointServiceName": record.xks_vpc_service_name,
-            "XksProxyVpcEndpointServiceOwner": record.xks_vpc_service_owner,
-        }
-        if member in current:
-            return bool(current[member] == value)
-        if member == "KeyStorePassword":
-            sealed = record.key_store_password_sealed or ""
-            return self._sealer.open(sealed, record.id, "key_store_password") == value
-        if member == "XksProxyAuthenticationCredential":
-            proxy = self.proxy_settings(record)
-            return (value["AccessKeyId"], value["RawSecretAccessKey"]) == (
-                proxy.access_key_id,
-                proxy.secret_access_key,
-            )
-        return False
-
-    def _check_update_state(self, record: StoreRecord, changes: dict[str, Any]) -> None:
-        state = State(record.connection_state)
-        if state == State.DISCONNECTED:
-            return
-        for member, value in changes.items():
-            allowed = state == State.CONNECTED and member in states.UPDATABLE_WHILE_CONNECTED
-            # Repeating a current value is not a change (Terraform sends unchanged members).
-            if not allowed and not self._unchanged(record, member, value):
-                raise _invalid_state(record, f"change {member}")
-
-    def _apply_xks_changes(
-        self, caller: Caller, record: StoreRecord, changes: dict[str, Any]
-    ) -> StoreRecord:
-        """The store as it would be after the update, with the connectivity switch rules."""
-        updated = dataclasses.replace(record)
-        connectivity = changes.get("XksProxyConnectivity", record.xks_connectivity)
-        switching = connectivity != record.xks_connectivity
-        endpoint_changes = changes.get("XksProxyUriEndpoint", record.xks_uri_endpoint) != (
-            record.xks_uri_endpoint
-        )
-        if switching and not endpoint_changes:
-            raise rules.invalid(
-                f"Changing XksProxyConnectivity to {connectivity} also requires a new"
-                " XksProxyUriEndpoint."
-            )
-        if connectivity == VPC:
-            if switching and "XksProxyVpcEndpointServiceName" not in changes:
-                raise rules.invalid(
-                    "Changing XksProxyConnectivity to VPC_ENDPOINT_SERVICE requires"
-                    " XksProxyVpcEndpointServiceName."
-                )
-            updated.xks_vpc_service_name = changes.get(
-                "XksProxyVpcEndpointServiceName", record.xks_vpc_service_name
-            )
-            default_owner = record.xks_vpc_service_owner if not switching else caller.account_id
-            updated.xks_vpc_service_owner = changes.get(
-                "XksProxyVpcEndpointServiceOwner", default_owner
-            )
-        else:
-            vpc_members = [name for name in rules.VPC_ONLY_MEMBERS if name in changes]
-            if vpc_members:
-                raise rules.invalid(
-                    f"{', '.join(vpc_members)} is not valid for an external key store with"
-                    " PUBLIC_ENDPOINT connectivity."
-                )
-            # Leaving the member out clears it when switching to a public endpoint (contract
-            # §2.3: "" cannot pass the model's minimum length).
-            updated.xks_vpc_service_name = None
-            updated.xks_vpc_service_owner = None
-        updated.xks_connectivity = connectivity
-        updated.xks_uri_endpoint = changes.get("XksProxyUriEndpoint", record.xks_uri_endpoint)
-        updated.xks_uri_path = changes.get("XksProxyUriPath", record.xks_uri_path)
-        credential = changes.get("XksProxyAuthenticationCredential")
-        if credential is not None:
-            updated.xks_access_key_id = credential["AccessKeyId"]
-            updated.xks_secret_sealed = self._sealer.seal(
-                credential["RawSecretAccessKey"], record.id, "xks_secret"
-            )
-        return updated
-
-    async def _try_update(self, caller: Caller, params: dict[str, Any]) -> bool:
-        record = self._require(caller, params["CustomKeyStoreId"])
-        changes = {name: value for name, value in params.items() if name != "CustomKeyStoreId"}
-        if not changes:
-            return True
-        rules.check_update_members(record, changes)
-        self._check_update_state(record, changes)
-        if record.store_type == EXTERNAL:
-            updated = self._apply_xks_changes(caller, record, changes)
-        else:
-            updated = dataclasses.replace(record)
-            new_cluster = changes.get("CloudHsmClusterId")
-            if new_cluster is not None and new_cluster != record.cloudhsm_cluster_id:
-                self._clusters.check_update(
-                    caller.account_id, caller.region, record.cloudhsm_cluster_id or "", new_cluster
-                )
-                updated.cloudhsm_cluster_id = new_cluster
-            if "KeyStorePassword" in changes:
-                updated.key_store_password_sealed = self._sealer.seal(
-                    changes["KeyStorePassword"], record.id, "key_store_password"
-                )
-        updated.name = changes.get("NewCustomKeyStoreName", record.name)
-        proxy_changed = record.store_type == EXTERNAL and any(
-            name in changes and not self._unchanged(record, name, changes[name])
-            for name in rules.XKS_MEMBERS
-        )
-        with self._store.mutation(caller.region) as tx:
-            rules.check_all(tx, updated, quota=None)
-        if proxy_changed:
-            await self._test_proxy(
-                self.proxy_settings(updated), caller.region, "UpdateCustomKeyStore"
-            )
-        column_changes = {
-            name: getattr(updated, name)
-            for name in (
-                "name",
-                "cloudhsm_cluster_id",
-                "key_store_password_sealed",
-                "xks_connectivity",
-                "xks_access_key_id",
-                "xks_secret_sealed",
-                "xks_uri_endpoint",
-                "xks_uri_path",
-                "xks_vpc_service_name",
-                "xks_vpc_service_owner",
-            )
-            if getattr(updated, name) != getattr(record, name)
-        }
-        try:
-            with self._store.mutation(caller.region) as tx:
-                current = tx.get(caller.account_id, caller.region, record.id)
-                if current is None:
-                    raise _not_found(record.id)
-                if current != record:
-                    return False  # changed under us (state or members): decide again
-                rules.check_all(tx, updated, quota=None)
-                return tx.update(record.seq or 0, record.connection_state, column_changes)
-        except NameConflict:
-            raise ServiceError(
-                "CustomKeyStoreNameInUseException",
-                f"The request was rejected because the custom key store name {updated.name!r} is"
-                " already used by another custom key store in this account and Region.",
-            )
 
     # -- Connect / Disconnect ----------------------------------------------------------------
 
@@ -429,7 +176,7 @@ class KeyStoreService:
             record = self._require(caller, store_id)
             state = State(record.connection_state)
             if state not in table:
-                raise _invalid_state(record, action)
+                raise invalid_state(record, action)
             target = table[state]
             if target is states.NO_CHANGE:
                 return {}
@@ -481,7 +228,7 @@ class KeyStoreService:
     ) -> dict[str, Any]:
         record = self._require(caller, params["CustomKeyStoreId"])
         if State(record.connection_state) not in states.DELETE_ALLOWED:
-            raise _invalid_state(record, "be deleted")
+            raise invalid_state(record, "be deleted")
         if record.key_count:
             raise ServiceError(
                 "CustomKeyStoreHasCMKsException",
@@ -491,6 +238,6 @@ class KeyStoreService:
             if not tx.delete(record.seq or 0, record.connection_state):
                 current = tx.get(caller.account_id, caller.region, record.id)
                 if current is None:
-                    raise _not_found(record.id)
-                raise _invalid_state(current, "be deleted")
+                    raise not_found(record.id)
+                raise invalid_state(current, "be deleted")
         return {}

@@ -90,6 +90,14 @@ def check_quota(tx: Transaction, account_id: str, region: str, quota: int) -> No
         )
 
 
+def name_in_use(name: str) -> ServiceError:
+    return ServiceError(
+        "CustomKeyStoreNameInUseException",
+        f"The request was rejected because the custom key store name {name!r} is already"
+        " used by another custom key store in this account and Region.",
+    )
+
+
 def check_name(tx: Transaction, account_id: str, region: str, name: str, seq: int | None) -> None:
     # Names are compared exactly (case-sensitive): docs/decisions.md.
     taken = tx.find(
@@ -97,11 +105,7 @@ def check_name(tx: Transaction, account_id: str, region: str, name: str, seq: in
         (account_id, region, name, seq or 0),
     )
     if taken:
-        raise ServiceError(
-            "CustomKeyStoreNameInUseException",
-            f"The request was rejected because the custom key store name {name!r} is already"
-            " used by another custom key store in this account and Region.",
-        )
+        raise name_in_use(name)
 
 
 def check_xks_uniqueness(tx: Transaction, record: StoreRecord) -> None:
