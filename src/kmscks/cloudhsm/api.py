@@ -13,7 +13,7 @@ from kmscks.cloudhsm import lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request
 from kmscks.service.base import Caller
 from kmscks.service.markers import BadMarker, MarkerCodec
-from kmscks.store.clusters import BackupRow, ClusterRow
+from kmscks.store.clusters import BackupRow, ClusterRow, HsmRow
 
 Row = TypeVar("Row", ClusterRow, BackupRow)
 
@@ -41,19 +41,7 @@ class CloudHsmV2:
             "BackupRetentionPolicy": {"Type": "DAYS", "Value": "90"},
             "ClusterId": cluster.cluster_id,
             "CreateTimestamp": cluster.create_timestamp,
-            "Hsms": [
-                {
-                    "AvailabilityZone": hsm.row.availability_zone,
-                    "ClusterId": cluster.cluster_id,
-                    "SubnetId": hsm.row.subnet_id,
-                    "EniId": hsm.row.eni_id,
-                    "EniIp": hsm.row.eni_ip,
-                    "HsmId": hsm.row.hsm_id,
-                    "HsmType": hsm.row.hsm_type,
-                    "State": hsm.state,
-                }
-                for hsm in hsms
-            ],
+            "Hsms": [self.hsm_view(hsm.row, hsm.state) for hsm in hsms],
             "HsmType": cluster.hsm_type,
             "SecurityGroup": cluster.security_group,
             "SourceBackupId": cluster.source_backup_id,
@@ -64,6 +52,19 @@ class CloudHsmV2:
             "Certificates": certificates,
             "TagList": [],
             "Mode": cluster.mode,
+        }
+
+    @staticmethod
+    def hsm_view(hsm: HsmRow, state: str) -> dict[str, Any]:
+        return {
+            "AvailabilityZone": hsm.availability_zone,
+            "ClusterId": hsm.cluster_id,
+            "SubnetId": hsm.subnet_id,
+            "EniId": hsm.eni_id,
+            "EniIp": hsm.eni_ip,
+            "HsmId": hsm.hsm_id,
+            "HsmType": hsm.hsm_type,
+            "State": state,
         }
 
     @staticmethod
@@ -162,18 +163,7 @@ class CloudHsmV2:
         hsm = self._control.create_hsm(
             owner, params["ClusterId"], params["AvailabilityZone"], params.get("IpAddress")
         )
-        return {
-            "Hsm": {
-                "AvailabilityZone": hsm.availability_zone,
-                "ClusterId": hsm.cluster_id,
-                "SubnetId": hsm.subnet_id,
-                "EniId": hsm.eni_id,
-                "EniIp": hsm.eni_ip,
-                "HsmId": hsm.hsm_id,
-                "HsmType": hsm.hsm_type,
-                "State": hsm.state,
-            }
-        }
+        return {"Hsm": self.hsm_view(hsm, hsm.state)}
 
     async def delete_hsm(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         hsm_id = self._control.delete_hsm(
