@@ -24,20 +24,12 @@ import botocore
 import pytest
 
 from tests.cli.stub_kms import StubKMS
+from tests.conftest import AWS_CLI, require
 from tests.helpers.proxies import Behaviour, FakeProxy
 from tests.helpers.server import ServerProcess, start_cks_server
 
-AWS = "/usr/bin/aws"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+AWS = AWS_CLI
 REPO = Path(__file__).resolve().parents[2]
-
-
-def require(condition: bool, what: str) -> None:
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true")
-    pytest.skip(f"{what} is not available")
 
 
 @dataclass(frozen=True)

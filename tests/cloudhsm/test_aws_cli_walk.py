@@ -15,6 +15,29 @@ from tests.helpers.clients import aws_cli_env
 from tests.helpers.server import ServerProcess
 
 
+def cks_cloudhsm(
+    server: ServerProcess, region: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`cks cloudhsm ARGS` against `server` in `region`."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kmscks",
+            "cloudhsm",
+            "--endpoint-url",
+            server.url,
+            "--region",
+            region,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_aws_cli_walk_to_a_connected_cloudhsm_store(
     aws_cli: str,
     hsm_server: ServerProcess,
@@ -36,14 +59,7 @@ def test_aws_cli_walk_to_a_connected_cloudhsm_store(
         return json.loads(result.stdout) if result.stdout.strip() else None
 
     def cks(*args: str) -> None:
-        result = subprocess.run(
-            [sys.executable, "-m", "kmscks", "cloudhsm", "--endpoint-url", hsm_server.url, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        result = cks_cloudhsm(hsm_server, region, *args)
         assert result.returncode == 0, result.stderr
 
     def cluster_state(cluster_id: str) -> dict[str, Any]:
@@ -123,25 +139,7 @@ def test_quickstart_gives_a_cluster_ready_for_a_store(
 ) -> None:
     region = hsm_region()
     anchor_file = tmp_path / "anchor.crt"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kmscks",
-            "cloudhsm",
-            "--endpoint-url",
-            hsm_server.url,
-            "--region",
-            region,
-            "quickstart",
-            "--trust-anchor-file",
-            str(anchor_file),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = cks_cloudhsm(hsm_server, region, "quickstart", "--trust-anchor-file", str(anchor_file))
     assert result.returncode == 0, result.stderr
     printed = dict(line.split(":", 1) for line in result.stdout.splitlines()[:3])
     cluster_id = printed["ClusterId"].strip()
@@ -151,24 +149,8 @@ def test_quickstart_gives_a_cluster_ready_for_a_store(
     store_id = lab.create_store(Cluster(cluster_id, anchor_file.read_text()), password=password)
     assert lab.connect(store_id)["ConnectionState"] == "CONNECTED"
     # Admin errors are AWS CLI-like: a message and exit code 254.
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kmscks",
-            "cloudhsm",
-            "--endpoint-url",
-            hsm_server.url,
-            "--region",
-            region,
-            "activate-cluster",
-            "--cluster-id",
-            "cluster-aaaaaaaaaaa",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    missing = cks_cloudhsm(
+        hsm_server, region, "activate-cluster", "--cluster-id", "cluster-aaaaaaaaaaa"
     )
     assert missing.returncode == 254
     assert "An error occurred (CloudHsmResourceNotFoundException)" in missing.stderr
