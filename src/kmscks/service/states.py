@@ -40,7 +40,3 @@ DELETE_ALLOWED = frozenset({State.DISCONNECTED})
 UPDATABLE_WHILE_CONNECTED = frozenset(
     {"NewCustomKeyStoreName", "XksProxyAuthenticationCredential", "XksProxyUriPath"}
 )
-
-# Where a transient state ends: the worker moves CONNECTING to CONNECTED or FAILED and
-# DISCONNECTING to DISCONNECTED.
-TRANSIENT = frozenset({State.CONNECTING, State.DISCONNECTING})
