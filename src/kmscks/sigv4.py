@@ -16,11 +16,11 @@ import hashlib
 import hmac
 import re
 from calendar import timegm
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from kmscks.sigv4_sign import ALGORITHM, canonical_request, sign, signing_key
+from kmscks.sigv4_sign import ALGORITHM, HeaderLookup, canonical_request, sign, signing_key
 
 __all__ = [
     "Reason",
@@ -137,7 +137,7 @@ def verify(
     method: str,
     path: str,
     query: str,
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     body: bytes,
     service: str,
     secret_for: Callable[[str], str | None],
@@ -146,10 +146,10 @@ def verify(
 ) -> SignedIdentity:
     """Verify a SigV4 header-signed request, or raise SigV4Failure.
 
-    `headers` maps lower-case names to values. `secret_for` returns the secret of an access key
+    `headers` gives values by lower-case name. `secret_for` returns the secret of an access key
     id, or None when the key is unknown.
     """
-    header = headers.get("authorization")
+    header = headers.get("authorization", "")
     if not header:
         raise SigV4Failure(Reason.MISSING, "Missing Authentication Token")
     auth = _parse_authorization(header)

@@ -172,7 +172,9 @@ def test_requests_aws4auth_signatures_are_accepted(server: ServerProcess) -> Non
     assert response.status_code == 200, response.text
 
 
-def test_curl_aws_sigv4_is_accepted(server: ServerProcess) -> None:
+@pytest.mark.parametrize("http_version", ["--http1.1", "--http2-prior-knowledge"])
+def test_curl_aws_sigv4_is_accepted(server: ServerProcess, http_version: str) -> None:
+    """curl signs `host`; over HTTP/2 the server has it only as :authority, and must use that."""
     import subprocess
 
     from tests.conftest import require_executable
@@ -182,6 +184,9 @@ def test_curl_aws_sigv4_is_accepted(server: ServerProcess) -> None:
         [
             curl,
             "-s",
+            http_version,
+            "-w",
+            "\n%{http_version}",
             "--aws-sigv4",
             "aws:amz:eu-west-1:kms",
             "--user",
@@ -199,4 +204,6 @@ def test_curl_aws_sigv4_is_accepted(server: ServerProcess) -> None:
         timeout=10,
         check=True,
     )
-    assert result.stdout == '{"CustomKeyStores":[],"Truncated":false}'
+    body, version = result.stdout.rsplit("\n", 1)
+    assert version == ("2" if "http2" in http_version else "1.1")
+    assert body == '{"CustomKeyStores":[],"Truncated":false}'

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kmscks import sigv4
 from kmscks.config import Credential
 from kmscks.errors import ServiceError
+from kmscks.sigv4_sign import HeaderLookup
 
 _REGION = re.compile(r"[a-z0-9-]{1,64}")
 
@@ -51,7 +52,7 @@ class Authenticator:
         method: str,
         path: str,
         query: str,
-        headers: Mapping[str, str],
+        headers: HeaderLookup,
         body: bytes,
         service: str,
     ) -> Principal:

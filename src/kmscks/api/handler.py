@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from kmscks.api.serialize import OutputSerializer
 from kmscks.api.validation import InputValidator
 from kmscks.errors import INTERNAL_ERROR_CODE, ServiceError
 from kmscks.service.base import Caller
+from kmscks.sigv4_sign import HeaderLookup
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class RequestHandler:
         self._error_model = apis[0].model
 
     async def handle(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self, method: str, path: str, query: str, headers: HeaderLookup, body: bytes
     ) -> Response:
         request_id = _request_id()
         route: _Route | None = None
