@@ -97,6 +97,20 @@ def test_pages_are_keyset_ordered_and_scoped(open_another: Any) -> None:
     assert store.page("000000000000", "eu-west-1", 0, 10) == []
 
 
+def test_a_listing_is_the_same_page_without_the_hidden_columns(open_another: Any) -> None:
+    store = open_another()
+    insert(store, *(record(f"s{i}") for i in range(4)))
+    for args in ((0, 3), (2, 10)):
+        full = store.page("000000000000", "us-east-1", *args)
+        listed = store.listing("000000000000", "us-east-1", *args)
+        assert [(r.seq, r.id, r.name, r.connection_state) for r in listed] == [
+            (r.seq, r.id, r.name, r.connection_state) for r in full
+        ]
+    listed = store.listing("000000000000", "us-east-1", 0, 10, name="s1")
+    assert [r.name for r in listed] == ["s1"]
+    assert not hasattr(listed[0], "xks_secret_sealed")
+
+
 def test_a_taken_name_is_refused_by_the_database(open_another: Any) -> None:
     store = open_another()
     insert(store, record("same"))

@@ -133,7 +133,7 @@ class KeyStoreService(UpdateOperation):
                     "The request was rejected because the marker that specifies where pagination"
                     " should next begin is not valid.",
                 )
-        rows = self._store.page(
+        rows = self._store.listing(
             caller.account_id, caller.region, after_seq, limit + 1, store_id, name
         )
         if not rows and marker is None and (store_id is not None or name is not None):
@@ -147,7 +147,7 @@ class KeyStoreService(UpdateOperation):
         }
         if truncated:
             result["NextMarker"] = self._markers.encode(
-                rows[-1].seq or 0, caller.account_id, caller.region
+                rows[-1].seq, caller.account_id, caller.region
             )
         return result
 

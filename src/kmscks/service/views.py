@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmscks.store.records import StoreRecord
+from kmscks.store.records import StoreListing, StoreRecord
 
 CLOUDHSM = "AWS_CLOUDHSM"
 EXTERNAL = "EXTERNAL_KEY_STORE"
@@ -17,7 +17,7 @@ VPC = "VPC_ENDPOINT_SERVICE"
 PUBLIC = "PUBLIC_ENDPOINT"
 
 
-def list_entry(record: StoreRecord) -> dict[str, Any]:
+def list_entry(record: StoreListing | StoreRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "CustomKeyStoreId": record.id,
         "CustomKeyStoreName": record.name,

@@ -17,10 +17,17 @@ from itertools import starmap
 from pathlib import Path
 from typing import Any
 
-from kmscks.store.records import COLUMNS, WRITABLE_COLUMNS, StoreRecord
+from kmscks.store.records import (
+    COLUMNS,
+    LISTING_COLUMNS,
+    WRITABLE_COLUMNS,
+    StoreListing,
+    StoreRecord,
+)
 from kmscks.store.schema import LATEST_VERSION, MIGRATIONS
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM custom_key_stores"
+_SELECT_LISTING = f"SELECT {', '.join(LISTING_COLUMNS)} FROM custom_key_stores"
 
 
 class StoreUnavailable(Exception):
@@ -142,17 +149,21 @@ class SqlStore:
         name: str | None = None,
     ) -> list[StoreRecord]:
         """One account and region's stores in creation order, after `after_seq`; at most `limit`."""
-        query = f"{_SELECT} WHERE account_id = ? AND region = ? AND seq > ?"
-        params: list[Any] = [account_id, region, after_seq]
-        if store_id is not None:
-            query += " AND id = ?"
-            params.append(store_id)
-        if name is not None:
-            query += " AND name = ?"
-            params.append(name)
-        query += " ORDER BY seq LIMIT ?"
-        params.append(limit)
-        return self._fetch_all(query, params)
+        where, params = _keyset_page(account_id, region, after_seq, limit, store_id, name)
+        return self._fetch_all(f"{_SELECT} {where}", params)
+
+    def listing(
+        self,
+        account_id: str,
+        region: str,
+        after_seq: int,
+        limit: int,
+        store_id: str | None = None,
+        name: str | None = None,
+    ) -> list[StoreListing]:
+        """The same page as `page()`, with only the columns DescribeCustomKeyStores shows."""
+        where, params = _keyset_page(account_id, region, after_seq, limit, store_id, name)
+        return list(starmap(StoreListing, self._execute(f"{_SELECT_LISTING} {where}", params)))
 
     # -- mutations that check rules --------------------------------------------------------------
 
@@ -371,6 +382,28 @@ class PostgresStore(SqlStore):
         import psycopg
 
         return isinstance(error, psycopg.errors.UniqueViolation) and "name" in str(error)
+
+
+def _keyset_page(
+    account_id: str,
+    region: str,
+    after_seq: int,
+    limit: int,
+    store_id: str | None,
+    name: str | None,
+) -> tuple[str, list[Any]]:
+    """WHERE ... ORDER BY ... LIMIT of a page: keyset pagination on (account, region, seq)."""
+    query = "WHERE account_id = ? AND region = ? AND seq > ?"
+    params: list[Any] = [account_id, region, after_seq]
+    if store_id is not None:
+        query += " AND id = ?"
+        params.append(store_id)
+    if name is not None:
+        query += " AND name = ?"
+        params.append(name)
+    query += " ORDER BY seq LIMIT ?"
+    params.append(limit)
+    return query, params
 
 
 def open_store(database_url: str | None, data_dir: Path) -> SqlStore:
