@@ -40,7 +40,12 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, msg.encode(), "sha256")
+
+
+@lru_cache(maxsize=256)  # a server sees few distinct paths ("/" for every KMS request)
+def _canonical_path(path: str) -> str:
+    return quote(path or "/", safe="/~")
 
 
 def _canonical_query(query: str) -> str:
@@ -72,7 +77,7 @@ def canonical_request(
     return "\n".join(
         (
             method.upper(),
-            quote(path or "/", safe="/~"),
+            _canonical_path(path),
             _canonical_query(query),
             canonical_headers,
             ";".join(signed_headers),
@@ -110,9 +115,9 @@ def sign(
     string_to_sign = "\n".join(
         (ALGORITHM, amz_date, scope, hashlib.sha256(request.encode()).hexdigest())
     )
-    signature = hmac.new(
-        signing_key(secret, date, region, service), string_to_sign.encode(), hashlib.sha256
-    ).hexdigest()
+    signature = hmac.digest(
+        signing_key(secret, date, region, service), string_to_sign.encode(), "sha256"
+    ).hex()
     signed = dict(headers)
     signed["Host"] = host
     signed["X-Amz-Date"] = amz_date
