@@ -179,6 +179,7 @@ def trivial_service(
     server: str = "granian",
     interface: str = "rsgi",
     workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> Service:
     port = free_port()
     body_path = folder / f"{name}.body"
@@ -189,7 +190,7 @@ def trivial_service(
         name,
         args,
         port,
-        env={"CKS_BENCH_BODY_FILE": str(body_path)},
+        env={"CKS_BENCH_BODY_FILE": str(body_path), **(env or {})},
         log_path=folder / f"{name}.log",
     )
 

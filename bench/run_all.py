@@ -7,6 +7,8 @@
 Sections (docs/benchmarks.md explains each and records the figures):
   describe  signed DescribeCustomKeyStores (10-store page) vs the trivial endpoint on the same
             HTTP stack (granian RSGI): SQLite and PostgreSQL, 1 and 2 workers, wrk -c64
+  ceiling   the trivial endpoint plus a fixed amount of pure-Python work per request, and plus
+            only the SQLite read of Describe's page: what any handler could reach on this stack
   stack     the trivial endpoint on granian RSGI, granian ASGI and uvicorn (httptools + uvloop)
   size      a 100-store page with 100 stores vs with 1,000,000 stores (100,000 accounts) in the
             database, with the workers' resident memory idle and under load
@@ -44,11 +46,24 @@ import harness
 import seed
 from harness import LoadResult, Service, cks_service, load, running, trivial_service
 from kmscks.service.secrets import Sealer
+from kmscks.service.views import list_entry
 
 POSTGRES_ADMIN = os.environ.get(
     "CKS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-SECTIONS = ("describe", "stack", "size", "connect", "hotpath", "xks-proxy", "cli-startup")
+SECTIONS = (
+    "describe",
+    "ceiling",
+    "stack",
+    "size",
+    "connect",
+    "hotpath",
+    "xks-proxy",
+    "cli-startup",
+)
+# Pure-Python work per request in the ceiling section: about what SigV4 and JSON alone cost
+# (25 us), and about what cks's whole Describe handler costs in-process (50 us).
+CEILING_BUSY_US = (25, 50)
 HEALTHY = {
     "xksProxyFleetSize": 1,
     "xksProxyVendor": "cks-bench",
@@ -150,12 +165,12 @@ class Bench:
         )
         summary = _medians(rows)
         for label, row in summary.items():
-            workers = label.rsplit(" ", 1)[1]
+            worker_count = label.rsplit(" ", 1)[1]
             ratios = [
                 mine.rps / theirs.rps
                 for mine, theirs in zip(
                     [r for r in rows if r.label == label],
-                    [r for r in rows if r.label == f"trivial {workers}"],
+                    [r for r in rows if r.label == f"trivial {worker_count}"],
                     strict=True,
                 )
             ]
@@ -211,6 +226,49 @@ class Bench:
                 script, _ = self.describe_script(cks, {}, "us-east-1", 10)
                 rows.append(self.load(f"postgres {workers}", cks, script))
         return rows
+
+    def ceiling(self) -> None:
+        """What the stack leaves for a handler: the trivial endpoint with extra work added."""
+        say("\n## ceiling: the trivial endpoint (1 worker) plus fixed work per request")
+        variants: list[tuple[str, dict[str, str]]] = [("trivial", {})]
+        variants += [(f"busy {us} us", {"CKS_BENCH_BUSY_US": str(us)}) for us in CEILING_BUSY_US]
+        rows = []
+        with self.database("sqlite", "ceiling") as (_, folder):
+            store = seed.open_bench_store(None, folder / "data")
+            seed.add_measured(
+                store, [seed.store_record(self.sealer, "us-east-1", i) for i in range(10)]
+            )
+            # The answer Describe gives for this page, as in the describe section.
+            page = store.listing(seed.MEASURED_ACCOUNT, "us-east-1", 0, 10)
+            body = json.dumps(
+                {"CustomKeyStores": [list_entry(row) for row in page], "Truncated": False},
+                separators=(",", ":"),
+            ).encode()
+            store.close()
+            variants.append(("page read", {"CKS_BENCH_LISTING_DIR": str(folder / "data")}))
+            for round_number in range(self.args.rounds):
+                say(f"round {round_number + 1}")
+                for label, env in variants:
+                    service = trivial_service(label.replace(" ", "-"), self.folder, body, env=env)
+                    with running(service) as started:
+                        _, headers = harness.signed_request(started.port, "X", {})
+                        script = harness.wrk_script(self.folder, b"{}", headers)
+                        rows.append(self.load(label, started, script))
+        self.results["ceiling"] = [row.row() for row in rows]
+        say("\nmedian of the rounds (by req/s); ratio to the trivial endpoint, per round")
+        trivial_rounds = [row for row in rows if row.label == "trivial"]
+        for label, row in _medians(rows).items():
+            ratios = [
+                mine.rps / theirs.rps
+                for mine, theirs in zip(
+                    [r for r in rows if r.label == label], trivial_rounds, strict=True
+                )
+            ]
+            say(
+                f"  {label:<12} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
+                f"  {row.cpu_us_per_request:4.0f} us CPU/req"
+                f"  ratio {statistics.median(ratios):6.1%}"
+            )
 
     def stack(self) -> None:
         say("\n## stack: the trivial endpoint (1 worker) on three HTTP stacks")
@@ -511,6 +569,7 @@ def main() -> int:
             say("PostgreSQL is not reachable: its variants are left out")
         steps: dict[str, Callable[[], None]] = {
             "describe": bench.describe,
+            "ceiling": bench.ceiling,
             "stack": bench.stack,
             "size": bench.size,
             "connect": bench.connect,

@@ -4,6 +4,11 @@ It reads the request body and answers a fixed body (run_all.py passes the bytes 
 DescribeCustomKeyStores page, so both sides send the same response). Whatever cks serve does
 beyond this is the cost of the service itself.
 
+For the `ceiling` section the RSGI app can also do, per request, a given amount of pure-Python
+work (CKS_BENCH_BUSY_US, a busy loop that never releases the GIL) and/or read the 10-store page
+Describe reads (CKS_BENCH_LISTING_DIR: a cks SQLite data directory, read with the store layer's
+`listing()`), to show what each costs on this stack with nothing else around it.
+
     python bench/trivial_app.py --server granian --interface rsgi --port 8001 [--workers 1]
     python bench/trivial_app.py --server uvicorn --interface asgi --port 8002   # httptools+uvloop
 """
@@ -13,10 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 BODY_VARIABLE = "CKS_BENCH_BODY_FILE"
+BUSY_VARIABLE = "CKS_BENCH_BUSY_US"
+LISTING_VARIABLE = "CKS_BENCH_LISTING_DIR"
 _DEFAULT_BODY = b'{"CustomKeyStores":[],"Truncated":false}'
 _HEADERS = [("content-type", "application/x-amz-json-1.1")]
 _RAW_HEADERS = [(b"content-type", b"application/x-amz-json-1.1")]
@@ -27,12 +36,38 @@ def _body() -> bytes:
     return Path(path).read_bytes() if path else _DEFAULT_BODY
 
 
+def _extra_work() -> Callable[[], None] | None:
+    """The per-request work the ceiling section asks for, or None for the plain endpoint."""
+    busy = float(os.environ.get(BUSY_VARIABLE, "0")) / 1e6
+    listing_dir = os.environ.get(LISTING_VARIABLE)
+    if not busy and not listing_dir:
+        return None
+    read_page: Callable[[], object] = lambda: None  # noqa: E731
+    if listing_dir:
+        import seed  # bench/seed.py
+
+        store = seed.open_bench_store(None, Path(listing_dir))
+        account = seed.MEASURED_ACCOUNT
+        read_page = lambda: store.listing(account, "us-east-1", 0, 11)  # noqa: E731
+
+    def work() -> None:
+        read_page()
+        end = time.perf_counter() + busy
+        while time.perf_counter() < end:
+            pass
+
+    return work
+
+
 class RsgiApp:
     def __init__(self) -> None:
         self.body = _body()
+        self.work = _extra_work()
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         await protocol()
+        if self.work is not None:
+            self.work()
         protocol.response_bytes(200, _HEADERS, self.body)
 
 
