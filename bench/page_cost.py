@@ -1,4 +1,4 @@
-"""Page cost versus database size, in-process: the store layer's 100-store page with 100 and
+"""Page cost versus database size, in-process: the 100-store page Describe reads (`listing()`), with 100 and
 with 1,000,000 stores in an SQLite database (100,000 other accounts), without HTTP or load
 generator, so the comparison is free of the machine's scheduling noise.
 
@@ -33,7 +33,7 @@ def seeded_store(folder: Path, total: int) -> SqlStore:
 
 def page_us(store: SqlStore) -> float:
     started = time.perf_counter()
-    page = store.page(seed.MEASURED_ACCOUNT, "us-west-2", 0, 100)
+    page = store.listing(seed.MEASURED_ACCOUNT, "us-west-2", 0, 100)
     elapsed = time.perf_counter() - started
     assert len(page) == 100
     return elapsed * 1e6

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 from kmscks.sigv4_sign import ALGORITHM, HeaderLookup, canonical_request, sign, signing_key
 
@@ -62,8 +63,7 @@ class SigV4Failure(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class SignedIdentity:
+class SignedIdentity(NamedTuple):
     """Who signed a request that passed verification."""
 
     access_key_id: str

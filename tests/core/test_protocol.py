@@ -188,3 +188,16 @@ def test_no_input_produces_a_server_error(server: ServerProcess, region: str) ->
         assert response.status_code < 500, (operation, body, response.text)
         assert "__type" in response.json() or response.status_code == 200
         assert "Traceback" not in response.text
+
+
+def test_request_ids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    from kmscks.api.handler import _request_id
+
+    ids = [_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122

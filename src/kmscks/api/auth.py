@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kmscks import sigv4
 from kmscks.config import Credential
@@ -30,8 +30,7 @@ _ERROR_CODES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     account_id: str
     region: str
     access_key_id: str

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kmscks.config import ServerConfig
 from kmscks.connectors.cloudhsm import ClusterChecks
@@ -23,8 +22,9 @@ from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
+class Caller(NamedTuple):
+    """Who calls: a NamedTuple, built once per request (a third of a frozen dataclass's cost)."""
+
     account_id: str
     region: str
 
