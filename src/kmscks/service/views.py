@@ -2,7 +2,9 @@
 
 service layer. Presence rules from the contract §3: ConnectionErrorCode only when FAILED,
 CloudHSM members only for AWS_CLOUDHSM, XksProxyConfiguration only for EXTERNAL_KEY_STORE and
-its VPC members only for VPC_ENDPOINT_SERVICE. Secrets are never shown.
+its VPC members only for VPC_ENDPOINT_SERVICE. Secrets are never shown. An entry is built in
+wire form (kmscks.wireform): every member it sets is a string or, for CreationDate, epoch
+seconds, and the presence rules set a member only where the store always has a value for it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kmscks.store.records import StoreListing, StoreRecord
+from kmscks.wireform import WireForm
 
 CLOUDHSM = "AWS_CLOUDHSM"
 EXTERNAL = "EXTERNAL_KEY_STORE"
@@ -17,14 +20,16 @@ VPC = "VPC_ENDPOINT_SERVICE"
 PUBLIC = "PUBLIC_ENDPOINT"
 
 
-def list_entry(record: StoreListing | StoreRecord) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "CustomKeyStoreId": record.id,
-        "CustomKeyStoreName": record.name,
-        "ConnectionState": record.connection_state,
-        "CreationDate": record.creation_date,
-        "CustomKeyStoreType": record.store_type,
-    }
+def list_entry(record: StoreListing | StoreRecord) -> WireForm:
+    entry = WireForm(
+        {
+            "CustomKeyStoreId": record.id,
+            "CustomKeyStoreName": record.name,
+            "ConnectionState": record.connection_state,
+            "CreationDate": record.creation_date,
+            "CustomKeyStoreType": record.store_type,
+        }
+    )
     if record.connection_state == "FAILED":
         entry["ConnectionErrorCode"] = record.connection_error_code
     if record.store_type == CLOUDHSM:
