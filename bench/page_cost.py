@@ -1,6 +1,6 @@
-"""Page cost versus database size, in-process: the 100-store page Describe reads (`listing()`), with 100 and
-with 1,000,000 stores in an SQLite database (100,000 other accounts), without HTTP or load
-generator, so the comparison is free of the machine's scheduling noise.
+"""Page cost versus database size, in-process: the 100-store page Describe reads (`listing()`)
+with 100 and with 1,000,000 stores in an SQLite database (100,000 other accounts), without HTTP
+or load generator, so the comparison is free of the machine's scheduling noise.
 
     .venv/bin/python bench/page_cost.py [--stores 1000000] [--calls 300]
 """

@@ -229,7 +229,7 @@ class Bench:
 
     def ceiling(self) -> None:
         """What the stack leaves for a handler: the trivial endpoint with extra work added."""
-        say("\n## ceiling: the trivial endpoint (1 worker) plus fixed work per request")
+        say("\n## ceiling: the trivial endpoint plus fixed work per request, 1 and 2 workers")
         variants: list[tuple[str, dict[str, str]]] = [("trivial", {})]
         variants += [(f"busy {us} us", {"CKS_BENCH_BUSY_US": str(us)}) for us in CEILING_BUSY_US]
         rows = []
@@ -248,24 +248,35 @@ class Bench:
             variants.append(("page read", {"CKS_BENCH_LISTING_DIR": str(folder / "data")}))
             for round_number in range(self.args.rounds):
                 say(f"round {round_number + 1}")
-                for label, env in variants:
-                    service = trivial_service(label.replace(" ", "-"), self.folder, body, env=env)
-                    with running(service) as started:
-                        _, headers = harness.signed_request(started.port, "X", {})
-                        script = harness.wrk_script(self.folder, b"{}", headers)
-                        rows.append(self.load(label, started, script))
+                for workers in (1, 2):
+                    for label, env in variants:
+                        service = trivial_service(
+                            f"{label.replace(' ', '-')}-{workers}w",
+                            self.folder,
+                            body,
+                            workers=workers,
+                            env=env,
+                        )
+                        with running(service) as started:
+                            _, headers = harness.signed_request(started.port, "X", {})
+                            script = harness.wrk_script(self.folder, b"{}", headers)
+                            rows.append(self.load(f"{label}, {workers}", started, script))
         self.results["ceiling"] = [row.row() for row in rows]
-        say("\nmedian of the rounds (by req/s); ratio to the trivial endpoint, per round")
-        trivial_rounds = [row for row in rows if row.label == "trivial"]
+        say(
+            "\nmedian of the rounds (by req/s); ratio to the trivial endpoint with the same workers"
+        )
         for label, row in _medians(rows).items():
+            workers = label.rsplit(" ", 1)[1]
             ratios = [
                 mine.rps / theirs.rps
                 for mine, theirs in zip(
-                    [r for r in rows if r.label == label], trivial_rounds, strict=True
+                    [r for r in rows if r.label == label],
+                    [r for r in rows if r.label == f"trivial, {workers}"],
+                    strict=True,
                 )
             ]
             say(
-                f"  {label:<12} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
+                f"  {label:<16} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req"
                 f"  ratio {statistics.median(ratios):6.1%}"
             )
