@@ -266,12 +266,12 @@ class Bench:
             "\nmedian of the rounds (by req/s); ratio to the trivial endpoint with the same workers"
         )
         for label, row in _medians(rows).items():
-            workers = label.rsplit(" ", 1)[1]
+            worker_count = label.rsplit(" ", 1)[1]
             ratios = [
                 mine.rps / theirs.rps
                 for mine, theirs in zip(
                     [r for r in rows if r.label == label],
-                    [r for r in rows if r.label == f"trivial, {workers}"],
+                    [r for r in rows if r.label == f"trivial, {worker_count}"],
                     strict=True,
                 )
             ]
