@@ -88,6 +88,8 @@ class ServerConfig:
     cloudhsm: CloudHsmSettings = CloudHsmSettings()
     master_key: str | None = None
     custom_key_store_quota: int = 10
+    # AWS's request quota per operation, account and Region; 0: not enforced (api/quota.py).
+    requests_per_second: int = 0
     transition_delay_ms: int = 100
     lease_seconds: float = 10.0
     max_clock_skew_seconds: int = 900
@@ -251,5 +253,10 @@ def load_config(path: Path | None) -> ServerConfig:
     limits = dict(data.get("limits", {}))
     if "custom_key_stores" in limits:
         values["custom_key_store_quota"] = _take(limits, "custom_key_stores", int, "limits")
+    if "requests_per_second" in limits:
+        rate = _take(limits, "requests_per_second", int, "limits")
+        if rate < 0:
+            raise ConfigError(f"limits.requests_per_second must be 0 (off) or more, not {rate}")
+        values["requests_per_second"] = rate
     _no_leftovers(limits, "[limits]")
     return ServerConfig(**values)

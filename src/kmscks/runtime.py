@@ -17,6 +17,7 @@ from pathlib import Path
 from kmscks.api.auth import Authenticator
 from kmscks.api.handler import Api, RequestHandler
 from kmscks.api.model import ServiceModel, load_service_model
+from kmscks.api.quota import RequestQuota
 from kmscks.api.rsgi import RsgiApp
 from kmscks.cloudhsm.admin import ADMIN_MODEL, CloudHsmAdmin
 from kmscks.cloudhsm.api import CloudHsmV2
@@ -78,7 +79,12 @@ def build_process(options: ServeOptions) -> Process:
     worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
     worker_ref.append(worker)
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
-    kms = Api(load_service_model("kms"), service, internal_error="KMSInternalException")
+    kms = Api(
+        load_service_model("kms"),
+        service,
+        internal_error="KMSInternalException",
+        quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
+    )
     cloudhsm = Api(
         load_service_model("cloudhsmv2"),
         CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),

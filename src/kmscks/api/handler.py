@@ -20,6 +20,7 @@ import orjson
 
 from kmscks.api.auth import Authenticator
 from kmscks.api.model import ServiceModel
+from kmscks.api.quota import RequestQuota
 from kmscks.api.serialize import OutputSerializer
 from kmscks.api.validation import InputValidator
 from kmscks.errors import INTERNAL_ERROR_CODE, ServiceError
@@ -42,11 +43,13 @@ def snake_case(operation: str) -> str:
 @dataclass(frozen=True)
 class _Route:
     model: ServiceModel
+    operation: str
     call: Operation
     validate: Callable[[dict[str, Any]], None]
     serialize: Callable[[dict[str, Any] | None], dict[str, Any]]
     internal_error: str
     validation_error: str
+    quota: RequestQuota | None
 
 
 class Api:
@@ -58,6 +61,7 @@ class Api:
         implementation: object,
         internal_error: str,
         validation_error: str = "ValidationException",
+        quota: RequestQuota | None = None,
     ) -> None:
         validator = InputValidator(model)
         serializer = OutputSerializer(model)
@@ -69,11 +73,13 @@ class Api:
                 continue  # not served here: answered as UnknownOperationException
             self.routes[operation] = _Route(
                 model,
+                operation,
                 call,
                 validator.for_operation(operation),
                 serializer.for_operation(operation),
                 internal_error,
                 validation_error,
+                quota,
             )
 
 
@@ -108,6 +114,8 @@ class RequestHandler:
                 body=body,
                 service=route.model.signing_name,
             )
+            if route.quota is not None:
+                route.quota.take(route.operation, principal.account_id, principal.region)
             params = _parse_body(body)
             try:
                 route.validate(params)
