@@ -2,9 +2,9 @@
 
 api layer. A serializer is compiled once per output shape: members not in the model and absent
 (None) members omitted (never null), timestamps as epoch seconds (a JSON number). A WireForm
-(kmscks.wireform) is passed through as its builder made it. Member order
-on the wire is the service's: JSON objects are unordered, and botocore and the SDKs read
-members by name (the AWS CLI prints them in model order whatever the wire order).
+(kmscks.wireform) is passed through as its builder made it. Member order on the wire is the
+service's: JSON objects are unordered, botocore and the SDKs read members by name, and the AWS
+CLI prints them in model order whatever the wire order.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def _structure(
     def structure(value: dict[str, Any]) -> dict[str, Any]:
         if type(value) is WireForm:
             return value  # its builder answers for the form (kmscks.wireform)
-        # Services mostly return the wire form already (no None, no extra member): then the
-        # value passes through, copied only if a conversion changes a member. On a 10-store
-        # Describe page this took serialization from ~11 us to ~3 us (docs/benchmarks.md).
+        # Services mostly return the wire form already (no None, no extra member): then two
+        # checks in C let the value pass, copied only if a conversion changes a member,
+        # instead of rebuilding it member by member.
         out = value
         if None in value.values() or not value.keys() <= names:
             out = {name: item for name, item in value.items() if item is not None and name in names}
