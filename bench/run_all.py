@@ -166,14 +166,7 @@ class Bench:
         summary = _medians(rows)
         for label, row in summary.items():
             worker_count = label.rsplit(" ", 1)[1]
-            ratios = [
-                mine.rps / theirs.rps
-                for mine, theirs in zip(
-                    [r for r in rows if r.label == label],
-                    [r for r in rows if r.label == f"trivial {worker_count}"],
-                    strict=True,
-                )
-            ]
+            ratios = _round_ratios(rows, label, f"trivial {worker_count}")
             ratio = statistics.median(ratios)
             # The tail moves more between rounds than the throughput: its own median.
             p99s = [r.p99_ms for r in rows if r.label == label]
@@ -271,14 +264,7 @@ class Bench:
         )
         for label, row in _medians(rows).items():
             worker_count = label.rsplit(" ", 1)[1]
-            ratios = [
-                mine.rps / theirs.rps
-                for mine, theirs in zip(
-                    [r for r in rows if r.label == label],
-                    [r for r in rows if r.label == f"trivial, {worker_count}"],
-                    strict=True,
-                )
-            ]
+            ratios = _round_ratios(rows, label, f"trivial, {worker_count}")
             say(
                 f"  {label:<16} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req"
@@ -525,6 +511,18 @@ def _print_result(row: LoadResult) -> None:
         f"  errors {row.errors}"
         f"  RSS MiB idle {_mib(row.rss_idle_mib)} peak {_mib(row.rss_peak_mib)}"
     )
+
+
+def _round_ratios(rows: list[LoadResult], label: str, reference: str) -> list[float]:
+    """req/s of `label` over req/s of `reference`, round by round (rows are in round order)."""
+    return [
+        mine.rps / theirs.rps
+        for mine, theirs in zip(
+            [r for r in rows if r.label == label],
+            [r for r in rows if r.label == reference],
+            strict=True,
+        )
+    ]
 
 
 def _join(values: list[float], spec: str) -> str:
