@@ -47,6 +47,7 @@ import seed
 from harness import LoadResult, Service, cks_service, load, running, trivial_service
 from kmscks.service.secrets import Sealer
 from kmscks.service.views import list_entry
+from kmscks.store.sql import SqlStore
 
 POSTGRES_ADMIN = os.environ.get(
     "CKS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -142,16 +143,22 @@ class Bench:
             raise RuntimeError(f"unexpected answer from {service.name}: {status} {answer[:200]!r}")
         return harness.wrk_script(self.folder, body, headers), answer
 
+    def ten_store_page(self, database_url: str | None, data_dir: Path) -> SqlStore:
+        """The database the Describe runs read: 10 external key stores of the measured account
+        in us-east-1. The caller closes it."""
+        store = seed.open_bench_store(database_url, data_dir)
+        seed.add_measured(
+            store, [seed.store_record(self.sealer, "us-east-1", i) for i in range(10)]
+        )
+        return store
+
     # -- sections ----------------------------------------------------------------------------
 
     def describe(self) -> None:
         say("\n## describe: signed DescribeCustomKeyStores (10-store page) vs trivial endpoint")
         rows: list[LoadResult] = []
         with self.database("sqlite", "describe") as (_, sqlite_dir):
-            store = seed.open_bench_store(None, sqlite_dir / "data")
-            seed.add_measured(
-                store, [seed.store_record(self.sealer, "us-east-1", i) for i in range(10)]
-            )
+            store = self.ten_store_page(None, sqlite_dir / "data")
             store.close()
             with self._maybe_postgres("describe") as postgres:
                 for round_number in range(self.args.rounds):
@@ -189,10 +196,7 @@ class Bench:
             return
         with self.database("postgres", label) as (url, folder):
             assert url is not None
-            store = seed.open_bench_store(url, folder)
-            seed.add_measured(
-                store, [seed.store_record(self.sealer, "us-east-1", i) for i in range(10)]
-            )
+            store = self.ten_store_page(url, folder)
             store.close()
             yield url, folder
 
@@ -231,10 +235,7 @@ class Bench:
         variants += [(f"busy {us} us", {"CKS_BENCH_BUSY_US": str(us)}) for us in CEILING_BUSY_US]
         rows = []
         with self.database("sqlite", "ceiling") as (_, folder):
-            store = seed.open_bench_store(None, folder / "data")
-            seed.add_measured(
-                store, [seed.store_record(self.sealer, "us-east-1", i) for i in range(10)]
-            )
+            store = self.ten_store_page(None, folder / "data")
             # The answer Describe gives for this page, as in the describe section.
             page = store.listing(seed.MEASURED_ACCOUNT, "us-east-1", 0, 10)
             body = json.dumps(
@@ -305,10 +306,7 @@ class Bench:
         say(f"\n## hotpath: signed Describe (SQLite, 1 worker), {baseline} vs this checkout")
         rows = []
         with self.database("sqlite", "hotpath") as (_, folder):
-            store = seed.open_bench_store(None, folder / "data")
-            seed.add_measured(
-                store, [seed.store_record(self.sealer, "us-east-1", i) for i in range(10)]
-            )
+            store = self.ten_store_page(None, folder / "data")
             store.close()
             for round_number in range(self.args.rounds):
                 say(f"round {round_number + 1}")
