@@ -25,7 +25,7 @@ from kmscks.cloudhsm.control import ControlPlane
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import XksConnector
-from kmscks.service.markers import MarkerCodec
+from kmscks.markers import MarkerCodec
 from kmscks.service.operations import KeyStoreService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
 from kmscks.service.transitions import TransitionWorker

@@ -23,8 +23,8 @@ from kmscks.api.model import ServiceModel
 from kmscks.api.quota import RequestQuota
 from kmscks.api.serialize import OutputSerializer
 from kmscks.api.validation import InputValidator
+from kmscks.caller import Caller
 from kmscks.errors import INTERNAL_ERROR_CODE, ServiceError
-from kmscks.service.base import Caller
 from kmscks.sigv4_sign import HeaderLookup
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,10 @@ class RequestHandler:
                 if error.code == "ValidationException":
                     raise ServiceError(route.validation_error, error.message)
                 raise
-            result = await route.call(Caller(principal.account_id, principal.region), params)
+            caller = Caller(
+                principal.account_id, principal.region, principal.principal_arn, request_id
+            )
+            result = await route.call(caller, params)
             payload = orjson.dumps(route.serialize(result))
             return 200, _headers(request_id), payload
         except ServiceError as error:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.cloudhsm import kmsuser, lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request, not_found
-from kmscks.service.base import Caller
 
 _CLUSTER_OPERATIONS = {
     "ActivateCluster": "Activate an INITIALIZED cluster (what the admin does in the HSM).",

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from kmscks.caller import Caller
 from kmscks.cloudhsm import lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request
-from kmscks.service.base import Caller
-from kmscks.service.markers import BadMarker, MarkerCodec
+from kmscks.markers import BadMarker, MarkerCodec
 from kmscks.store.clusters import BackupRow, ClusterRow, HsmRow
 
 Row = TypeVar("Row", ClusterRow, BackupRow)

@@ -1,5 +1,5 @@
-"""What the custom key store operations share: the caller, their errors, and the service's
-dependencies with the helpers every operation uses.
+"""What the custom key store operations share: their errors, and the service's dependencies
+with the helpers every operation uses.
 
 service layer.
 """
@@ -9,24 +9,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import OUTCOMES, Outcome, ProxySettings, XksConnector
 from kmscks.errors import ServiceError
-from kmscks.service.markers import MarkerCodec
+from kmscks.markers import MarkerCodec
 from kmscks.service.secrets import Sealer
 from kmscks.service.views import PUBLIC, VPC
 from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore
-
-
-class Caller(NamedTuple):
-    """Who calls: a NamedTuple, built once per request (a third of a frozen dataclass's cost)."""
-
-    account_id: str
-    region: str
 
 
 def new_store_id() -> str:

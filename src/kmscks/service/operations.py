@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.connectors.xks import OUTCOMES, Outcome
 from kmscks.errors import ServiceError
+from kmscks.markers import BadMarker
 from kmscks.service import rules, states
-from kmscks.service.base import Caller, invalid_state, new_store_id, not_found
-from kmscks.service.markers import BadMarker
+from kmscks.service.base import invalid_state, new_store_id, not_found
 from kmscks.service.states import State
 from kmscks.service.transitions import TransitionResult
 from kmscks.service.update import UpdateOperation

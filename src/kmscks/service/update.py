@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.errors import ServiceError
 from kmscks.service import rules, states
-from kmscks.service.base import Caller, ServiceBase, invalid_state, not_found
+from kmscks.service.base import ServiceBase, invalid_state, not_found
 from kmscks.service.states import State
 from kmscks.service.views import EXTERNAL, VPC
 from kmscks.store.records import StoreRecord
