@@ -19,15 +19,17 @@ from kmscks.api.handler import Api, RequestHandler
 from kmscks.api.model import ServiceModel, load_service_model
 from kmscks.api.quota import RequestQuota
 from kmscks.api.rsgi import RsgiApp
-from kmscks.cloudhsm.admin import ADMIN_MODEL, CloudHsmAdmin
-from kmscks.cloudhsm.api import CloudHsmV2
+from kmscks.cloudhsm.admin import ADMIN_MODEL, ADMIN_OPERATIONS, CloudHsmAdmin
+from kmscks.cloudhsm.api import CLOUDHSM_OPERATIONS, CloudHsmV2
 from kmscks.cloudhsm.control import ControlPlane
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import XksConnector
 from kmscks.markers import MarkerCodec
-from kmscks.service.operations import KeyStoreService
+from kmscks.registry import bind
+from kmscks.service.custom_key_stores import KeyStoreService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
+from kmscks.service.served import KMS_OPERATIONS
 from kmscks.service.transitions import TransitionWorker
 from kmscks.store.sql import SqlStore, open_store
 
@@ -81,19 +83,22 @@ def build_process(options: ServeOptions) -> Process:
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
         load_service_model("kms"),
-        service,
+        bind(KMS_OPERATIONS, service),
         internal_error="KMSInternalException",
         quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
     )
     cloudhsm = Api(
         load_service_model("cloudhsmv2"),
-        CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),
+        bind(
+            CLOUDHSM_OPERATIONS,
+            CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),
+        ),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
     admin = Api(
         ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
-        CloudHsmAdmin(control),
+        bind(ADMIN_OPERATIONS, CloudHsmAdmin(control)),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )

@@ -16,7 +16,14 @@ import pytest
 
 import kmscks
 
-BOTTOM = ("kmscks.errors", "kmscks.caller", "kmscks.markers", "kmscks.wireform", "kmscks.config")
+BOTTOM = (
+    "kmscks.errors",
+    "kmscks.caller",
+    "kmscks.registry",
+    "kmscks.markers",
+    "kmscks.wireform",
+    "kmscks.config",
+)
 SIGV4 = ("kmscks.sigv4", "kmscks.sigv4_sign")
 TOP = ("kmscks.runtime", "kmscks.server")
 LAYERS = (

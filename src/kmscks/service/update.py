@@ -1,7 +1,7 @@
 """UpdateCustomKeyStore: the state rules per member, the connectivity switch, the checks
 with the new values, and the conditional write.
 
-service layer. A part of KeyStoreService (kmscks.service.operations).
+service layer. A part of KeyStoreService (kmscks.service.custom_key_stores).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from kmscks.caller import Caller
 from kmscks.errors import ServiceError
+from kmscks.registry import serves
 from kmscks.service import rules, states
 from kmscks.service.base import ServiceBase, invalid_state, not_found
 from kmscks.service.states import State
@@ -24,6 +25,7 @@ _UPDATE_ATTEMPTS = 3
 class UpdateOperation(ServiceBase):
     """UpdateCustomKeyStore, as a part of KeyStoreService."""
 
+    @serves("UpdateCustomKeyStore")
     async def update_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:

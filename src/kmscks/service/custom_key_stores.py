@@ -1,8 +1,8 @@
 """The six custom key store operations.
 
-service layer. One coroutine per operation, named after it in snake case (the api layer finds
-them by that name). Each takes the caller (account and region) and the validated request
-members (wire names), and returns the response members or raises a ServiceError.
+service layer. One coroutine per operation, registered with @serves (kmscks.registry) and
+declared in kmscks.service.served. Each takes the caller and the validated request members
+(wire names), and returns the response members or raises a ServiceError.
 
 UpdateCustomKeyStore lives in update.py, and what the operations share in base.py.
 
@@ -19,6 +19,7 @@ from kmscks.caller import Caller
 from kmscks.connectors.xks import OUTCOMES, Outcome
 from kmscks.errors import ServiceError
 from kmscks.markers import BadMarker
+from kmscks.registry import serves
 from kmscks.service import rules, states
 from kmscks.service.base import invalid_state, new_store_id, not_found
 from kmscks.service.states import State
@@ -43,6 +44,7 @@ class KeyStoreService(UpdateOperation):
 
     # -- CreateCustomKeyStore ----------------------------------------------------------------
 
+    @serves("CreateCustomKeyStore")
     async def create_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -117,6 +119,7 @@ class KeyStoreService(UpdateOperation):
 
     # -- DescribeCustomKeyStores -------------------------------------------------------------
 
+    @serves("DescribeCustomKeyStores")
     async def describe_custom_key_stores(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -154,11 +157,13 @@ class KeyStoreService(UpdateOperation):
 
     # -- Connect / Disconnect ----------------------------------------------------------------
 
+    @serves("ConnectCustomKeyStore")
     async def connect_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
         return self._start_transition(caller, params["CustomKeyStoreId"], states.CONNECT, "connect")
 
+    @serves("DisconnectCustomKeyStore")
     async def disconnect_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -224,6 +229,7 @@ class KeyStoreService(UpdateOperation):
 
     # -- DeleteCustomKeyStore ----------------------------------------------------------------
 
+    @serves("DeleteCustomKeyStore")
     async def delete_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
