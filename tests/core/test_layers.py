@@ -7,7 +7,9 @@ one. A new module of a layer is covered without editing this file.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +144,21 @@ def test_the_check_sees_a_transitive_import() -> None:
     """The mechanism itself: importing the service loads the store two modules down."""
     loaded = loaded_by("kmscks.service.views")
     assert "kmscks.store.records" in loaded
+
+
+_SQL = re.compile(r"\b(SELECT|INSERT INTO|DELETE FROM|UPDATE \w+ SET|WHERE)\b")
+
+
+def test_sql_is_written_only_in_the_store_layer() -> None:
+    """Other layers call the store's named queries; they never hand it SQL fragments."""
+    root = Path(kmscks.__file__).parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in sorted(root.rglob("*.py"))
+        if path.relative_to(root).parts[0] != "store"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and _SQL.search(node.value)
+    ]
+    assert found == []
