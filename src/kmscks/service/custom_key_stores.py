@@ -22,6 +22,7 @@ from kmscks.markers import BadMarker
 from kmscks.registry import serves
 from kmscks.service import rules, states
 from kmscks.service.base import invalid_state, new_store_id, not_found
+from kmscks.service.members import CREATE_COLUMNS
 from kmscks.service.states import State
 from kmscks.service.transitions import TransitionResult
 from kmscks.service.update import UpdateOperation
@@ -74,25 +75,19 @@ class KeyStoreService(UpdateOperation):
             related_clusters = self._clusters.related_cluster_ids(
                 caller.account_id, caller.region, params["CloudHsmClusterId"]
             )
-            record.cloudhsm_cluster_id = params["CloudHsmClusterId"]
-            record.trust_anchor_certificate = params["TrustAnchorCertificate"]
+            _set_columns(record, params)
             record.key_store_password_sealed = self._sealer.seal(
                 params["KeyStorePassword"], record.id, "key_store_password"
             )
         else:
             credential = params["XksProxyAuthenticationCredential"]
-            record.xks_connectivity = params["XksProxyConnectivity"]
-            record.xks_uri_endpoint = params["XksProxyUriEndpoint"]
-            record.xks_uri_path = params["XksProxyUriPath"]
+            _set_columns(record, params)
             record.xks_access_key_id = credential["AccessKeyId"]
             record.xks_secret_sealed = self._sealer.seal(
                 credential["RawSecretAccessKey"], record.id, "xks_secret"
             )
-            if record.xks_connectivity == VPC:
-                record.xks_vpc_service_name = params["XksProxyVpcEndpointServiceName"]
-                record.xks_vpc_service_owner = params.get(
-                    "XksProxyVpcEndpointServiceOwner", caller.account_id
-                )
+            if record.xks_connectivity == VPC and record.xks_vpc_service_owner is None:
+                record.xks_vpc_service_owner = caller.account_id
             # Cheap local rules first, so a request bound to fail never reaches the proxy.
             with self._store.mutation(caller.region) as tx:
                 rules.check_all(tx, record, self._config.custom_key_store_quota)
@@ -110,9 +105,10 @@ class KeyStoreService(UpdateOperation):
             if (
                 found.store_type == CLOUDHSM
                 and found.connection_state == State.DISCONNECTED
-                and found.cloudhsm_cluster_id == params["CloudHsmClusterId"]
-                and found.trust_anchor_certificate == params["TrustAnchorCertificate"]
-                and self._unchanged(found, "KeyStorePassword", params["KeyStorePassword"])
+                and all(
+                    self._unchanged(found, member, params[member])
+                    for member in rules.CLOUDHSM_MEMBERS
+                )
             ):
                 return found
         return None
@@ -248,3 +244,11 @@ class KeyStoreService(UpdateOperation):
                     raise not_found(record.id)
                 raise invalid_state(current, "be deleted")
         return {}
+
+
+def _set_columns(record: StoreRecord, params: dict[str, Any]) -> None:
+    """Store the Create members that are kept as given (the business rules checked which
+    members this store type may have)."""
+    for member, column in CREATE_COLUMNS.items():
+        if member in params:
+            setattr(record, column, params[member])
