@@ -31,15 +31,15 @@ def list_entry(record):
     entry = WireForm({display(ALWAYS)})
     if record.connection_state == "FAILED":
         entry.update({display(FAILED)})
-    if record.store_type == CLOUDHSM:
+    if record.store_type == {CLOUDHSM!r}:
         entry.update({display(CLOUDHSM_ONLY)})
     else:
         proxy = {display(PROXY)}
-        if record.xks_connectivity == VPC:
+        if record.xks_connectivity == {VPC!r}:
             proxy.update({display(VPC_ONLY)})
         entry["XksProxyConfiguration"] = proxy
     return entry
 """
-_namespace: dict[str, Any] = {"WireForm": WireForm, "CLOUDHSM": CLOUDHSM, "VPC": VPC}
+_namespace: dict[str, Any] = {"WireForm": WireForm}
 exec(_LIST_ENTRY, _namespace)
 list_entry: Callable[[StoreListing | StoreRecord], WireForm] = _namespace["list_entry"]
