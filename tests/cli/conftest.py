@@ -376,3 +376,16 @@ def cks(monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[byte
     import time
 
     time.tzset()
+
+
+@pytest.fixture(scope="session")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A `cks serve` of its own, for tests that create things (key stores, clusters) and must
+    not change what the comparison tests see on `live_server`."""
+    config = '[xks]\nresolve = { "xks.example.test" = "127.0.0.1:9" }\n'
+    process = start_cks_server(tmp_path_factory.mktemp("cli-plain"), config)
+    yield process
+    process.stop()
+
+
+CKS_SCRIPT = Path(sys.executable).with_name("cks")

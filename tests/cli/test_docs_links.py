@@ -1,9 +1,10 @@
 """README.md and docs/*.md stand on their own: every link and path they name is in the repository.
 
 Markdown links must point inside the repository (to a file that exists) or to a URL; relative
-paths in the text (`../…`, read from the repository's root) must not climb out of it; repository paths in code spans (`docs/…`,
-`src/…`, `tests/…`, `bench/…`) must exist; and nothing may name the team's working files
-(`shared/contract`, `/work/`), which users do not have.
+paths in the text (`../…`, read from the repository's root) must not climb out of it;
+repository paths in code spans (`docs/…`, `src/…`, `tests/…`, `bench/…`) must exist; and
+nothing may name the team's working files (`shared/contract`, `/work/`), which users do not
+have.
 """
 
 from __future__ import annotations

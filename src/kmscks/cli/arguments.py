@@ -33,7 +33,7 @@ CONNECTION_STATES = ["CONNECTED", "CONNECTING", "FAILED", "DISCONNECTED", "DISCO
 
 class VersionAction(argparse.Action):
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
-        from kmscks.cli.help import version_string
+        from kmscks import version_string
 
         sys.stdout.write(version_string() + "\n")
         raise SystemExit(0)
@@ -142,7 +142,7 @@ def operation_parser(command: str, argv: list[str]) -> CLIArgParser:
     if command == "describe-custom-key-stores":
         # cks-only and opt-in: without --watch the output is exactly the AWS CLI's.
         parser.add_argument("--watch", action="store_true")
-        parser.add_argument("--watch-interval", type=float, default=2.0)
+        parser.add_argument("--watch-interval", type=float)
         parser.add_argument("--until-state", choices=CONNECTION_STATES)
     parser.add_argument("help", nargs="?")
     return parser

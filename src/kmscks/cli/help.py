@@ -8,9 +8,6 @@ Must not import server code or botocore.
 
 from __future__ import annotations
 
-import os
-import sys
-
 from kmscks.cli import spec
 
 GLOBAL_OPTIONS = (
@@ -33,16 +30,6 @@ GLOBAL_OPTIONS = (
     ("--cli-auto-prompt", "Automatically prompt for CLI input parameters."),
     ("--no-cli-auto-prompt", "Disable automatically prompt for CLI input parameters."),
 )
-
-
-def version_string() -> str:
-    from kmscks import __version__
-
-    uname = os.uname()
-    python = ".".join(str(part) for part in sys.version_info[:3])
-    return (
-        f"cks/{__version__} Python/{python} {uname.sysname}/{uname.release} source/{uname.machine}"
-    )
 
 
 def service_help() -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kmscks import sigv4
+from kmscks import sigv4, version_string
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4599"
 DEFAULT_SUBNETS = ("subnet-00000000000000001", "subnet-00000000000000002")
@@ -110,6 +110,7 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
         default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         help="region (AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)",
     )
+    parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from kmscks.cloudhsm.admin import ADMIN_MODEL
 
