@@ -127,25 +127,31 @@ class Settings:
             raise CLIError(f"Provided region_name '{found}' doesn't match a supported format.")
         return found
 
-    def endpoint_url(self, option: str | None, region: str) -> str:
+    def endpoint_url(
+        self, option: str | None, region: str, service: str = "kms", default: str | None = None
+    ) -> str:
+        """botocore's configured endpoints: the option, AWS_ENDPOINT_URL_<SERVICE>,
+        AWS_ENDPOINT_URL, the profile's `services` section, its endpoint_url, else `default`
+        (the service's AWS endpoint). `service` is botocore's config key (`kms`,
+        `cloudhsm_v2`)."""
         if option:
             return option
         if (
             self.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true"
             and (self.profile_value("ignore_configured_endpoint_urls") or "").lower() != "true"
         ):
-            for name in ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"):
+            for name in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
                 if self.environ.get(name):
                     return self.environ[name]
             services = self.profile_value("services")
             if services:
                 section = self._config_file.get(f"services {services}", {})
-                kms = _nested(section.get("kms", ""))
-                if kms.get("endpoint_url"):
-                    return kms["endpoint_url"]
+                nested = _nested(section.get(service, ""))
+                if nested.get("endpoint_url"):
+                    return nested["endpoint_url"]
             if self.profile_value("endpoint_url"):
                 return str(self.profile_value("endpoint_url"))
-        return f"https://kms.{region}.amazonaws.com"
+        return default or f"https://{service}.{region}.amazonaws.com"
 
     def ca_bundle(self, option: str | None) -> str | None:
         return option or self.environ.get("AWS_CA_BUNDLE") or self.profile_value("ca_bundle")
