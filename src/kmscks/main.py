@@ -10,12 +10,15 @@ import os
 import sys
 from importlib import import_module
 
-# subcommand -> (module, help). The module exposes `main(argv: list[str]) -> int`.
+# subcommand -> ("module[:function]", help). The function (default `main`) takes the
+# remaining arguments and returns the exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("kmscks.server", "run the KMS custom key store server"),
     "xks-proxy": ("kmscks.xksproxy.cli", "run the bundled XKS proxy, or `init` its config"),
     "kms": ("kmscks.cli.main", "aws-compatible `kms` client commands"),
     "cloudhsm": ("kmscks.cloudhsm.admin_cli", "admin commands for simulated CloudHSM clusters"),
+    "configure": ("kmscks.cli.configure", "write a profile: region, endpoint and access keys"),
+    "login": ("kmscks.cli.configure:login", "write a profile's access keys"),
 }
 
 USAGE = (
@@ -57,5 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if entry is None:
         sys.stderr.write(f"cks: unknown command '{args[0]}'\n\n{USAGE}")
         return 2
-    module = import_module(entry[0])
-    return int(module.main(args[1:]) or 0)
+    module_name, _, function = entry[0].partition(":")
+    module = import_module(module_name)
+    return int(getattr(module, function or "main")(args[1:]) or 0)
