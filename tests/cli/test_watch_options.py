@@ -64,3 +64,9 @@ def test_watch_on_an_empty_region_of_a_real_server(
         process.stdout.close()
         process.stderr.close()
     assert process.returncode == 130
+
+
+def test_the_watch_interval_must_be_positive(cks: Any) -> None:
+    result = cks([D, "--endpoint-url", "http://127.0.0.1:9", "--watch", "--watch-interval", "0"])
+    assert result.rc == 252
+    assert result.stderr == b"\n--watch-interval must be more than 0 seconds: 0.0\n"

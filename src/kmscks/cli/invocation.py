@@ -247,6 +247,9 @@ def _check_watch_options(parsed: argparse.Namespace) -> None:
     """--until-state and --watch-interval only mean something with --watch; silently ignoring
     them would leave a script waiting for a state it never checks."""
     if getattr(parsed, "watch", False):
+        interval = getattr(parsed, "watch_interval", None)
+        if interval is not None and not interval > 0:
+            raise ParamValidationError(f"--watch-interval must be more than 0 seconds: {interval}")
         return
     for name in ("until_state", "watch_interval"):
         if getattr(parsed, name, None) is not None:
