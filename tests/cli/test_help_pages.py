@@ -92,6 +92,7 @@ def test_store_command_pages_match_aws_section_by_section(
     extra = ["CKS OPTIONS"] if command == "describe-custom-key-stores" else []
     assert [title for title in ours if title not in extra] == list(aws)
 
+    assert ours["SYNOPSIS"] == aws["SYNOPSIS"]
     assert options(ours["OPTIONS"]) == options(aws["OPTIONS"])
     assert options(ours["GLOBAL OPTIONS"]) == options(aws["GLOBAL OPTIONS"])
     for option, text in [

@@ -257,22 +257,20 @@ def operation_help(command: str) -> str:
         ]
     out += _section("DESCRIPTION", description)
 
+    # awscli's layout: the command at column 12, options at 10, optional ones in brackets.
+    indent = " " * (TEXT + DEEPER)
     synopsis = [f"{margin}     {command}"]
     for option in options:
-        usage = (
-            f"{_option_name(option)} <value>"
-            if option["type"] != "boolean"
-            else (_option_name(option))
-        )
-        synopsis.append(f"{margin}   {usage}" if option.get("required") else f"{margin}  [{usage}]")
-    synopsis.append(f"{margin}  [--cli-input-json | --cli-input-yaml]")
+        usage = _option_name(option)
+        if option["type"] != "boolean":
+            usage += " <value>"
+        synopsis.append(f"{indent}{usage}" if option.get("required") else f"{indent}[{usage}]")
+    synopsis.append(f"{indent}[--cli-input-json | --cli-input-yaml]")
     if page["paginator"]:
-        synopsis += [f"{margin}  [{name} <value>]" for name, _, _ in _PAGING]
-    synopsis.append(f"{margin}  [--generate-cli-skeleton <value>]")
+        synopsis += [f"{indent}[{name} <value>]" for name, _, _ in _PAGING]
+    synopsis.append(f"{indent}[--generate-cli-skeleton <value>]")
     for name, kind, _, _ in GLOBAL_OPTIONS:
-        synopsis.append(
-            f"{margin}  [{name}]" if kind == "boolean" else f"{margin}  [{name} <value>]"
-        )
+        synopsis.append(f"{indent}[{name}]" if kind == "boolean" else f"{indent}[{name} <value>]")
     out += _section("SYNOPSIS", synopsis)
 
     deeper = TEXT + DEEPER
