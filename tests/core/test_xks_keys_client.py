@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,8 @@ from tests.xksproxy.xks_helpers import (
 )
 
 T = TypeVar("T")
+# These tests are not about deadlines: a loaded 2-core machine must not turn them into timeouts.
+LOADED_MACHINE_TIMEOUT_MS = 5000
 PREFIX = "/software"
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 PRINCIPAL = "arn:aws:iam::111122223333:user/alice"
@@ -79,6 +81,7 @@ def _connector(proxies: Proxies) -> XksConnector:
         },
         ca_bundle=proxies.ca,
         allow_http=frozenset({"plain.test"}),
+        timeout_ms=LOADED_MACHINE_TIMEOUT_MS,
     )
     return XksConnector(settings, ())
 
@@ -316,7 +319,10 @@ def scripted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[A
     server = ScriptedServer(Script(http_response(200, OK_METADATA)), context)
     host = "scripted.test" if context is not None else "plain.test"
     settings = XksSettings(
-        resolve={host: server.address}, ca_bundle=tls.ca_path, allow_http=frozenset({"plain.test"})
+        resolve={host: server.address},
+        ca_bundle=tls.ca_path,
+        allow_http=frozenset({"plain.test"}),
+        timeout_ms=LOADED_MACHINE_TIMEOUT_MS,
     )
     try:
         yield server, XksConnector(settings, ()), _proxy(host), tls
@@ -356,7 +362,8 @@ def test_a_connection_the_proxy_dropped_is_replaced_once(scripted: tuple[Any, ..
 def test_a_stalled_pooled_connection_times_out_and_is_tried_once_more(
     scripted: tuple[Any, ...],
 ) -> None:
-    server, connector, proxy, _ = scripted
+    server, loose, proxy, _ = scripted
+    connector = XksConnector(replace(loose.transport.settings, timeout_ms=250), ())
 
     async def work() -> None:
         await _metadata(connector, proxy)
@@ -390,7 +397,11 @@ def test_a_new_connection_checks_the_certificate_again(tmp_path: Path) -> None:
         Script(http_response(200, OK_METADATA), answers_per_connection=1),
         tls.server_context("scripted.test"),
     )
-    settings = XksSettings(resolve={"scripted.test": server.address}, ca_bundle=tls.ca_path)
+    settings = XksSettings(
+        resolve={"scripted.test": server.address},
+        ca_bundle=tls.ca_path,
+        timeout_ms=LOADED_MACHINE_TIMEOUT_MS,
+    )
     connector, proxy = XksConnector(settings, ()), _proxy("scripted.test")
 
     async def work() -> None:

@@ -132,8 +132,10 @@ NO_TIMELY_ANSWER = (
 
 
 def _settings(resolve: dict[str, str], tls: Tls | None = None, **extra: Any) -> XksSettings:
+    """Settings with a deadline a loaded machine cannot miss, unless a test sets timeout_ms."""
     plain = frozenset(host for host in resolve if host.startswith("plain"))
     ca = tls.ca_path if tls is not None else None
+    extra.setdefault("timeout_ms", 5000)
     return XksSettings(resolve=resolve, ca_bundle=ca, allow_http=plain, **extra)
 
 
@@ -427,10 +429,11 @@ def test_tls_failures_are_told_apart(tmp_path: Path, case: str) -> None:
     assert error.to_service_error(False).message == BAD_TLS
 
 
-def test_no_answer_in_time_is_tried_exactly_twice(fake: FakeProxy, plain: XksConnector) -> None:
+def test_no_answer_in_time_is_tried_exactly_twice(fake: FakeProxy) -> None:
     fake.behaviour = Behaviour(200, json_body({"plaintext": _b64(b"p" * 60)}), delay=0.6)
+    connector = XksConnector(_settings({"plain.test": fake.address}, timeout_ms=250), ())
     before = len(fake.requests)
-    error = _failure(plain, "plain.test", "decrypt")
+    error = _failure(connector, "plain.test", "decrypt")
     assert error.outcome is KeyOutcome.TIMED_OUT
     assert (error.to_service_error(True).code, error.to_service_error(True).message) == (
         STORE,
@@ -443,7 +446,7 @@ def test_no_answer_in_time_is_tried_exactly_twice(fake: FakeProxy, plain: XksCon
 def test_a_stalled_connection_is_tried_twice_then_times_out() -> None:
     server = StallingServer()
     try:
-        connector = XksConnector(_settings({"plain.test": server.address}), ())
+        connector = XksConnector(_settings({"plain.test": server.address}, timeout_ms=250), ())
         error = _failure(connector, "plain.test", "encrypt")
         assert error.outcome is KeyOutcome.TIMED_OUT
         wait_for(lambda: len(server._held) >= 2)
@@ -482,7 +485,7 @@ def test_retries_follow_the_configuration(fake: FakeProxy) -> None:
 def test_no_retry_after_any_response_byte(script: Script, outcome: KeyOutcome) -> None:
     server = ScriptedServer(script)
     try:
-        connector = XksConnector(_settings({"plain.test": server.address}), ())
+        connector = XksConnector(_settings({"plain.test": server.address}, timeout_ms=1000), ())
         assert _failure(connector, "plain.test", "metadata").outcome is outcome
         assert len(server.requests) == 1
         assert server.connections == 1

@@ -137,12 +137,16 @@ async def _connect(
         token = _OFFERED_SESSION.set(session)
         try:
             await writer.start_tls(target.tls, server_hostname=target.host_header)
-        except ssl.SSLError as error:
-            await _discard(writer)
-            raise HttpFailure(Failure.TLS, error.reason or str(error))
-        except (ConnectionError, OSError) as error:
-            await _discard(writer)
-            raise HttpFailure(Failure.TLS, f"connection lost during handshake: {error}")
+        except BaseException as error:
+            # Failed or cancelled by the deadline: drop the TCP connection now, not when a
+            # close_notify exchange that will not happen times out.
+            writer.transport.abort()
+            await asyncio.sleep(0)  # lets the abort close the socket
+            if isinstance(error, ssl.SSLError):
+                raise HttpFailure(Failure.TLS, error.reason or str(error))
+            if isinstance(error, OSError):  # ConnectionError included
+                raise HttpFailure(Failure.TLS, f"connection lost during handshake: {error}")
+            raise
         finally:
             _OFFERED_SESSION.reset(token)
     progress.phase = "response"
@@ -228,8 +232,12 @@ def _timed_out(progress: _Progress, timeout: float) -> HttpFailure:
     )
 
 
-def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()  # the transport finishes closing on its own; nobody waits for it
+def _drop(writer: asyncio.StreamWriter) -> None:
+    """Close a connection at once, without a TLS close_notify (whose exchange could keep the
+    socket open until the shutdown timeout); responses are framed, so none is needed."""
+    # `writer` is held by this frame: a StreamWriter collected before its transport closes
+    # warns "unclosed" (a one-liner like `idle.pop().writer.transport.abort()` does that).
+    writer.transport.abort()
 
 
 async def _discard(writer: asyncio.StreamWriter, abort: bool = True) -> None:
@@ -375,7 +383,7 @@ class ConnectionPool:
             connection.since = asyncio.get_running_loop().time()
             idle.append(connection)
         else:
-            _close(writer)
+            _drop(writer)
         return HttpResponse(response.status, response.headers, response.body, reused, resumed)
 
     def _idle_of(self, target: Target) -> deque[_Idle]:
@@ -391,11 +399,11 @@ class ConnectionPool:
         """The newest live idle connection; closes the expired and the dead on the way."""
         oldest_allowed = asyncio.get_running_loop().time() - self.idle_timeout
         while idle and idle[0].since < oldest_allowed:
-            _close(idle.popleft().writer)
+            _drop(idle.popleft().writer)
         while idle:
             connection = idle.pop()
             if connection.reader.at_eof() or connection.writer.is_closing():
-                _close(connection.writer)
+                _drop(connection.writer)
                 continue
             return connection
         return None
