@@ -46,12 +46,31 @@ def _errors(raw: dict) -> set[str]:
 KMS_ERRORS = _errors(load_service_model("kms").raw)
 CLOUDHSM_ERRORS = _errors(load_service_model("cloudhsmv2").raw) | _errors(ADMIN_MODEL)
 
+# The errorName values of the XKS proxy API (its specification, not a botocore model), which
+# the KMS side's key client reads in proxy answers and maps to KMS errors; never answered as is.
+XKS_PROXY_ERRORS = frozenset(
+    {
+        "AccessDeniedException",
+        "AuthenticationFailedException",
+        "DependencyTimeoutException",
+        "InternalException",
+        "InvalidCiphertextException",
+        "InvalidKeyUsageException",
+        "InvalidStateException",
+        "InvalidUriPathException",
+        "KeyNotFoundException",
+        "ThrottlingException",
+        "UnsupportedOperationException",
+        "ValidationException",
+    }
+)
+
 # Which model's errors each part of the server may answer. The XKS proxy (its own API, from the
 # XKS specification) and the CLI (it reads other services' errors to retry them) are not here.
 ERRORS_BY_PART = {
     "api": COMMON_ERRORS,
     "service": KMS_ERRORS | COMMON_ERRORS,
-    "connectors": KMS_ERRORS | COMMON_ERRORS,
+    "connectors": KMS_ERRORS | COMMON_ERRORS | XKS_PROXY_ERRORS,
     "cloudhsm": CLOUDHSM_ERRORS | COMMON_ERRORS,
     "errors.py": KMS_ERRORS | COMMON_ERRORS,
     "runtime.py": KMS_ERRORS | CLOUDHSM_ERRORS | COMMON_ERRORS,
@@ -125,6 +144,12 @@ NOT_KMS_ENUMS = {
     "ACTIVE": "an XKS proxy health state",
     "DEGRADED": "an XKS proxy health state",
     "UNAVAILABLE": "an XKS proxy health state",
+    # The XKS proxy API's key metadata and algorithms, which the key client sends and checks.
+    "ENCRYPT": "an XKS external key usage",
+    "DECRYPT": "an XKS external key usage",
+    "ENABLED": "an XKS external key status",
+    "AES_GCM": "the XKS proxy API's encryption algorithm",
+    "SHA_256": "the XKS proxy API's integrity value algorithm",
 }
 
 

@@ -25,8 +25,6 @@ from kmscks.connectors.http_client import Failure, HttpFailure, Target
 from kmscks.connectors.xks_keys import XksKeyClient
 from kmscks.connectors.xks_transport import ProxySettings, ProxyTransport
 
-__all__ = ["OUTCOMES", "CheckResult", "Outcome", "ProxySettings", "XksConnector"]
-
 log = logging.getLogger(__name__)
 
 
