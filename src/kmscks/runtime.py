@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kmscks.api.auth import Authenticator
 from kmscks.api.handler import Api, RequestHandler
@@ -25,6 +26,8 @@ from kmscks.cloudhsm.control import ControlPlane
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import XksConnector
+from kmscks.service.key_backends import NoBackingStore
+from kmscks.service.keys import KeyService
 from kmscks.service.markers import MarkerCodec
 from kmscks.service.operations import KeyStoreService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
@@ -49,6 +52,25 @@ class ServeOptions:
         return cls(**json.loads(os.environ[OPTIONS_VARIABLE]))
 
 
+class KmsOperations:
+    """The KMS operations of several service objects, found by their snake-case names.
+
+    The api layer binds one object per model; this one answers for the custom key store
+    operations and the key operations alike.
+    """
+
+    def __init__(self, *parts: object) -> None:
+        self._parts = parts
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            for part in self._parts:
+                found = getattr(part, name, None)
+                if found is not None:
+                    return found
+        raise AttributeError(name)
+
+
 @dataclass
 class Process:
     """Everything one server process runs."""
@@ -56,6 +78,7 @@ class Process:
     config: ServerConfig
     store: SqlStore
     service: KeyStoreService
+    keys: KeyService
     worker: TransitionWorker
     handler: RequestHandler
 
@@ -78,10 +101,18 @@ def build_process(options: ServeOptions) -> Process:
     )
     worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
     worker_ref.append(worker)
+    keys = KeyService(
+        store=store,
+        config=config,
+        sealer=Sealer(master_key),
+        markers=MarkerCodec(derive_key(master_key, "key-marker-v1")),
+        cloudhsm_keys=NoBackingStore("CloudHSM key stores"),
+        external_keys=NoBackingStore("external key stores"),
+    )
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
         load_service_model("kms"),
-        service,
+        KmsOperations(service, keys),
         internal_error="KMSInternalException",
         quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
     )
@@ -98,7 +129,7 @@ def build_process(options: ServeOptions) -> Process:
         validation_error="CloudHsmInvalidRequestException",
     )
     handler = RequestHandler([kms, cloudhsm, admin], authenticator)
-    return Process(config, store, service, worker, handler)
+    return Process(config, store, service, keys, worker, handler)
 
 
 def create_app() -> RsgiApp:
