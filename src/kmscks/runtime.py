@@ -27,6 +27,7 @@ from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import XksConnector
 from kmscks.service.key_backends import NoBackingStore
+from kmscks.service.key_deletion import KeyDeletionWorker
 from kmscks.service.keys import KeyService
 from kmscks.service.markers import MarkerCodec
 from kmscks.service.operations import KeyStoreService
@@ -80,6 +81,7 @@ class Process:
     service: KeyStoreService
     keys: KeyService
     worker: TransitionWorker
+    deletions: KeyDeletionWorker
     handler: RequestHandler
 
 
@@ -101,13 +103,16 @@ def build_process(options: ServeOptions) -> Process:
     )
     worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
     worker_ref.append(worker)
+    cloudhsm_keys = NoBackingStore("CloudHSM key stores")
+    deletions = KeyDeletionWorker(store, cloudhsm_keys.delete_backing_key)
     keys = KeyService(
         store=store,
         config=config,
         sealer=Sealer(master_key),
         markers=MarkerCodec(derive_key(master_key, "key-marker-v1")),
-        cloudhsm_keys=NoBackingStore("CloudHSM key stores"),
+        cloudhsm_keys=cloudhsm_keys,
         external_keys=NoBackingStore("external key stores"),
+        wake_deletion=deletions.wake,
     )
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
@@ -129,7 +134,7 @@ def build_process(options: ServeOptions) -> Process:
         validation_error="CloudHsmInvalidRequestException",
     )
     handler = RequestHandler([kms, cloudhsm, admin], authenticator)
-    return Process(config, store, service, keys, worker, handler)
+    return Process(config, store, service, keys, worker, deletions, handler)
 
 
 def create_app() -> RsgiApp:
@@ -144,8 +149,10 @@ def create_app() -> RsgiApp:
 
     def on_start(loop: asyncio.AbstractEventLoop) -> None:
         tasks.append(loop.create_task(process.worker.run()))
+        tasks.append(loop.create_task(process.deletions.run()))
 
     def on_stop() -> None:
         process.worker.stop()
+        process.deletions.stop()
 
     return RsgiApp(process.handler, on_start, on_stop)

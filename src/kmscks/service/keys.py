@@ -15,9 +15,11 @@ from typing import Any
 
 from kmscks.config import ServerConfig
 from kmscks.errors import ServiceError
+from kmscks.service.aliases import AliasOperations
 from kmscks.service.base import Caller
 from kmscks.service.key_backends import CloudHsmBackingKeys, ExternalKeys
 from kmscks.service.key_create import CreateKeyOperation
+from kmscks.service.key_extras import KeyExtrasOperations
 from kmscks.service.key_rules import (
     DISABLED,
     ENABLED,
@@ -35,7 +37,7 @@ MIN_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 30
 
 
-class KeyService(CreateKeyOperation):
+class KeyService(CreateKeyOperation, AliasOperations, KeyExtrasOperations):
     """Every KMS key operation over one store, with the backing-store connectors bound."""
 
     def __init__(
@@ -63,7 +65,7 @@ class KeyService(CreateKeyOperation):
 
     async def list_keys(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         limit = params.get("Limit", 100)
-        after_seq = self._after_seq(caller, params.get("Marker"))
+        after_seq = self._after_seq(caller, params.get("Marker"), "keys")
         owners = params.get("ResourceOwners", ["SELF"])
         if "SELF" not in owners:
             # Keys shared through RAM do not exist here (docs/keys.md).
@@ -78,7 +80,7 @@ class KeyService(CreateKeyOperation):
             "Truncated": truncated,
         }
         if truncated:
-            result["NextMarker"] = self._next_marker(caller, rows[-1].seq)
+            result["NextMarker"] = self._next_marker(caller, rows[-1].seq, "keys")
         return result
 
     # -- EnableKey / DisableKey ----------------------------------------------------------------

@@ -142,13 +142,16 @@ class KeyResolver:
 
     # -- pagination ------------------------------------------------------------------------------
 
-    def _after_seq(self, caller: Caller, marker: str | None) -> int:
+    # A marker is bound to its listing as well as to the account and region, so one listing's
+    # marker is refused by another.
+
+    def _after_seq(self, caller: Caller, marker: str | None, listing: str) -> int:
         if marker is None:
             return 0
         try:
-            return self._markers.decode(marker, caller.account_id, caller.region)
+            return self._markers.decode(marker, caller.account_id, f"{caller.region}|{listing}")
         except BadMarker:
             raise bad_marker()
 
-    def _next_marker(self, caller: Caller, seq: int | None) -> str:
-        return self._markers.encode(seq or 0, caller.account_id, caller.region)
+    def _next_marker(self, caller: Caller, position: int | None, listing: str) -> str:
+        return self._markers.encode(position or 0, caller.account_id, f"{caller.region}|{listing}")
