@@ -26,16 +26,18 @@ class ExternalKeyMetadata:
 
 
 class CloudHsmBackingKeys(Protocol):
-    def check_cluster_for_keys(self, store: StoreRecord) -> None:
-        """Raise CloudHsmClusterInvalidConfigurationException unless the store's cluster has
-        at least two active HSMs in different Availability Zones."""
-
-    def create_backing_key(self, store: StoreRecord, key_arn: str) -> None:
+    def create_backing_key(
+        self, account_id: str, region: str, cluster_id: str, key_arn: str
+    ) -> None:
         """As the store's kmsuser, create a persistent, non-extractable AES-256 key labelled
-        `key_arn`; raise a ServiceError (KMSInternalException, ...) when it cannot."""
+        `key_arn` in a cluster with two active HSMs in different Availability Zones; raise the
+        CreateKey ServiceError (CloudHsmClusterInvalidConfigurationException, ...) otherwise."""
 
-    def delete_backing_key(self, store: StoreRecord, key_arn: str) -> None:
-        """Delete the backing key labelled `key_arn`; raise when it cannot (best effort)."""
+    def delete_backing_key(
+        self, account_id: str, region: str, cluster_id: str, key_arn: str
+    ) -> str:
+        """Best-effort delete of the backing key labelled `key_arn`; never raises a
+        ServiceError. Answers the outcome for the log (`deleted:`, `absent:`, `orphaned:`)."""
 
 
 class ExternalKeys(Protocol):
@@ -59,14 +61,15 @@ class NoBackingStore:
             f"This cks server cannot create KMS keys in {self._what} yet.",
         )
 
-    def check_cluster_for_keys(self, store: StoreRecord) -> None:
+    def create_backing_key(
+        self, account_id: str, region: str, cluster_id: str, key_arn: str
+    ) -> None:
         raise self._refuse()
 
-    def create_backing_key(self, store: StoreRecord, key_arn: str) -> None:
-        raise self._refuse()
-
-    def delete_backing_key(self, store: StoreRecord, key_arn: str) -> None:
-        raise self._refuse()
+    def delete_backing_key(
+        self, account_id: str, region: str, cluster_id: str, key_arn: str
+    ) -> str:
+        return f"orphaned: this server has no connector for {self._what}"
 
     async def get_key_metadata(
         self, store: StoreRecord, xks_key_id: str, caller: Caller

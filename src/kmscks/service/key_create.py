@@ -146,8 +146,9 @@ class CreateKeyOperation(KeyResolver):
             key.material_sealed = self._seal_new_material(key.id)
         else:
             assert store is not None
-            self._cloudhsm_keys.check_cluster_for_keys(store)
-            self._cloudhsm_keys.create_backing_key(store, key.arn)
+            self._cloudhsm_keys.create_backing_key(
+                store.account_id, store.region, store.cloudhsm_cluster_id or "", key.arn
+            )
         try:
             self._persist(caller, key, tags)
         except BaseException:
@@ -172,16 +173,11 @@ class CreateKeyOperation(KeyResolver):
             self._tables.put_tags(key.id, tags)
 
     def _remove_backing_key(self, store: StoreRecord, key: KeyRecord) -> None:
-        """Undo a backing key whose KMS key was not persisted (best effort)."""
-        try:
-            self._cloudhsm_keys.delete_backing_key(store, key.arn)
-        except Exception as error:  # the original failure is what the caller sees
-            log.warning(
-                "backing key of unsaved key %s left in cluster %s: %s",
-                key.arn,
-                store.cloudhsm_cluster_id,
-                error,
-            )
+        """Undo a backing key whose KMS key was not persisted (best effort, logged)."""
+        outcome = self._cloudhsm_keys.delete_backing_key(
+            store.account_id, store.region, store.cloudhsm_cluster_id or "", key.arn
+        )
+        log.warning("CreateKey of %s failed after its backing key was made: %s", key.arn, outcome)
 
     def _describe(self, key: KeyRecord) -> tuple[KeyRecord, StoreRecord | None, str]:
         found = self.in_use(key)

@@ -21,15 +21,15 @@ from collections.abc import Callable
 from kmscks.service.key_rules import AWS_CLOUDHSM
 from kmscks.service.states import State
 from kmscks.store.keys import KeyRecord, KeyTables
-from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 _BATCH = 32
 
-# Deletes a CloudHSM key's backing key; raises when it cannot.
-BackingKeyRemover = Callable[[StoreRecord, str], None]
+# Deletes a CloudHSM key's backing key (account, region, cluster id, key ARN), best effort;
+# answers the outcome for the log.
+BackingKeyRemover = Callable[[str, str, str, str], str]
 
 
 class KeyDeletionWorker:
@@ -94,20 +94,13 @@ class KeyDeletionWorker:
             )
             return
         try:
-            self._remove_backing_key(store, key.arn)
-        except Exception as error:
-            log.warning(
-                "backing key of deleted KMS key %s left in CloudHSM cluster %s (orphaned): %s",
-                key.arn,
-                store.cloudhsm_cluster_id,
-                error,
+            outcome = self._remove_backing_key(
+                store.account_id, store.region, store.cloudhsm_cluster_id or "", key.arn
             )
-        else:
-            log.info(
-                "deleted the backing key of KMS key %s from CloudHSM cluster %s",
-                key.arn,
-                store.cloudhsm_cluster_id,
-            )
+        except Exception as error:  # best effort: the KMS key is deleted whatever happens here
+            outcome = f"orphaned: {error}"
+        level = logging.INFO if outcome.startswith(("deleted:", "absent:")) else logging.WARNING
+        log.log(level, "backing key of deleted KMS key %s: %s", key.arn, outcome)
 
     async def _sleep(self) -> None:
         timeout = self._poll_interval
