@@ -43,6 +43,24 @@ class KeyInUse:
     store: StoreRecord | None
     state: str
 
+    # What the crypto operations read (service/crypto.py's KeyInUse protocol).
+
+    @property
+    def arn(self) -> str:
+        return self.key.arn
+
+    @property
+    def key_id(self) -> str:
+        return self.key.id
+
+    @property
+    def origin(self) -> str:
+        return self.key.origin
+
+    @property
+    def store_id(self) -> str | None:
+        return self.key.custom_key_store_id
+
 
 def bad_marker() -> ServiceError:
     return ServiceError(
@@ -100,6 +118,16 @@ class KeyResolver:
         if key.material_sealed is None:
             raise ValueError(f"key {key.id} has no KMS-side material (origin {key.origin})")
         return base64.b64decode(self._sealer.open(key.material_sealed, key.id, _MATERIAL_FIELD))
+
+    def material(self, found: KeyInUse) -> bytes:
+        """`key_material` of a found key (service/crypto.py's Keys protocol)."""
+        return self.key_material(found.key)
+
+    def cluster_id(self, found: KeyInUse) -> str:
+        """The CloudHSM cluster of a CloudHSM key: its store's current cluster."""
+        if found.store is None or not found.store.cloudhsm_cluster_id:
+            raise ValueError(f"key {found.key.id} is not in a CloudHSM key store")
+        return found.store.cloudhsm_cluster_id
 
     def _seal_new_material(self, key_id: str) -> str:
         material = os.urandom(32)
