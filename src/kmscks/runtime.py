@@ -22,8 +22,10 @@ from kmscks.api.rsgi import RsgiApp
 from kmscks.cloudhsm.admin import ADMIN_MODEL, CloudHsmAdmin
 from kmscks.cloudhsm.api import CloudHsmV2
 from kmscks.cloudhsm.control import ControlPlane
+from kmscks.cloudhsm.keys import ClusterKeys
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
+from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
 from kmscks.service.markers import MarkerCodec
 from kmscks.service.operations import KeyStoreService
@@ -58,6 +60,7 @@ class Process:
     service: KeyStoreService
     worker: TransitionWorker
     handler: RequestHandler
+    cloudhsm_keys: CloudHsmKeyConnector  # what the KMS key service calls for CloudHSM keys
 
 
 def build_process(options: ServeOptions) -> Process:
@@ -66,13 +69,16 @@ def build_process(options: ServeOptions) -> Process:
     store = open_store(options.database_url, data_dir)
     master_key = load_master_key(config.master_key, data_dir)
     worker_ref: list[TransitionWorker] = []
-    control = ControlPlane(store, config.cloudhsm)
+    sealer = Sealer(master_key)
+    control = ControlPlane(store, config.cloudhsm, sealer)
+    cluster_keys = ClusterKeys(control)
+    cloudhsm_keys = CloudHsmKeyConnector(cluster_keys)
     service = KeyStoreService(
         store=store,
         config=config,
         xks=XksConnector(config.xks, config.vpc_endpoint_services),
         clusters=ClusterChecks(control),
-        sealer=Sealer(master_key),
+        sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "marker-v1")),
         wake_worker=lambda: worker_ref[0].wake() if worker_ref else None,
     )
@@ -93,12 +99,12 @@ def build_process(options: ServeOptions) -> Process:
     )
     admin = Api(
         ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
-        CloudHsmAdmin(control),
+        CloudHsmAdmin(control, cluster_keys),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
     handler = RequestHandler([kms, cloudhsm, admin], authenticator)
-    return Process(config, store, service, worker, handler)
+    return Process(config, store, service, worker, handler, cloudhsm_keys)
 
 
 def create_app() -> RsgiApp:
