@@ -23,8 +23,10 @@ from kmscks.api.rsgi import RsgiApp
 from kmscks.cloudhsm.admin import ADMIN_MODEL, CloudHsmAdmin
 from kmscks.cloudhsm.api import CloudHsmV2
 from kmscks.cloudhsm.control import ControlPlane
+from kmscks.cloudhsm.keys import ClusterKeys
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
+from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
 from kmscks.service.key_backends import NoBackingStore
 from kmscks.service.key_deletion import KeyDeletionWorker
@@ -83,6 +85,7 @@ class Process:
     worker: TransitionWorker
     deletions: KeyDeletionWorker
     handler: RequestHandler
+    cloudhsm_keys: CloudHsmKeyConnector  # what the KMS key service calls for CloudHSM keys
 
 
 def build_process(options: ServeOptions) -> Process:
@@ -91,24 +94,26 @@ def build_process(options: ServeOptions) -> Process:
     store = open_store(options.database_url, data_dir)
     master_key = load_master_key(config.master_key, data_dir)
     worker_ref: list[TransitionWorker] = []
-    control = ControlPlane(store, config.cloudhsm)
+    sealer = Sealer(master_key)
+    control = ControlPlane(store, config.cloudhsm, sealer)
+    cluster_keys = ClusterKeys(control)
+    cloudhsm_keys = CloudHsmKeyConnector(cluster_keys)
     service = KeyStoreService(
         store=store,
         config=config,
         xks=XksConnector(config.xks, config.vpc_endpoint_services),
         clusters=ClusterChecks(control),
-        sealer=Sealer(master_key),
+        sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "marker-v1")),
         wake_worker=lambda: worker_ref[0].wake() if worker_ref else None,
     )
     worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
     worker_ref.append(worker)
-    cloudhsm_keys = NoBackingStore("CloudHSM key stores")
     deletions = KeyDeletionWorker(store, cloudhsm_keys.delete_backing_key)
     keys = KeyService(
         store=store,
         config=config,
-        sealer=Sealer(master_key),
+        sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "key-marker-v1")),
         cloudhsm_keys=cloudhsm_keys,
         external_keys=NoBackingStore("external key stores"),
@@ -129,12 +134,12 @@ def build_process(options: ServeOptions) -> Process:
     )
     admin = Api(
         ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
-        CloudHsmAdmin(control),
+        CloudHsmAdmin(control, cluster_keys),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
     handler = RequestHandler([kms, cloudhsm, admin], authenticator)
-    return Process(config, store, service, keys, worker, deletions, handler)
+    return Process(config, store, service, keys, worker, deletions, handler, cloudhsm_keys)
 
 
 def create_app() -> RsgiApp:

@@ -118,7 +118,9 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
         command_parser = sub.add_parser(command, help=documentation, description=documentation)
         request = shapes[ADMIN_MODEL["operations"][operation]["input"]["shape"]]
         for member in request["members"]:
-            command_parser.add_argument(f"--{kebab(member)}", dest=member, required=True)
+            command_parser.add_argument(
+                f"--{kebab(member)}", dest=member, required=member in request.get("required", [])
+            )
     quick = sub.add_parser(
         "quickstart",
         help="Create an ACTIVE two-HSM cluster with a kmsuser, ready for a CloudHSM key store.",

@@ -1,4 +1,5 @@
-"""Persistence of the simulated CloudHSM control plane: clusters, HSMs, backups, subnet state.
+"""Persistence of the simulated CloudHSM control plane: clusters, HSMs, backups, subnet state,
+and the keys the clusters hold.
 
 store layer. Rows are plain dataclasses; queries share the SqlStore's connection, so they can
 run inside the same transaction as a custom key store change (a Connect that rotates the
@@ -40,6 +41,7 @@ class ClusterRow:
     kmsuser_locked: int = 0
     kmsuser_logged_in: int = 0
     kmsuser_failures: int = 0
+    sessions_exhausted: int = 0  # simulated overload: no free PKCS#11 session
     seq: int | None = None
 
 
@@ -74,6 +76,46 @@ class BackupRow:
     kmsuser_salt: str | None
     kmsuser_hash: str | None
     seq: int | None = None
+
+
+@dataclass(slots=True)
+class KeyRow:
+    """A key held by a cluster. The material is only ever stored sealed under the master key.
+
+    A cluster's keys stay as rows after deletion (`deleted_at`), so that a backup, which holds
+    the keys that existed when it was taken, can still be restored with them.
+    """
+
+    cluster_id: str
+    key_handle: int
+    label: str
+    owner: str
+    material_sealed: str
+    created_at: float
+    deleted_at: float | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKey:
+    """What a cryptographic call needs of a key: its row's identity and sealed material."""
+
+    seq: int
+    key_handle: int
+    material_sealed: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterAccess:
+    """The columns that decide whether KMS can use a cluster, read without its certificates."""
+
+    state: str
+    state_since: float
+    restored: bool
+    network_ok: bool
+    security_group_ok: bool
+    has_kmsuser: bool
+    sessions_exhausted: bool
 
 
 @dataclass(slots=True)
@@ -156,6 +198,75 @@ class ClusterTables:
     def backups(self, account_id: str, region: str) -> list[BackupRow]:
         return self._select(
             BackupRow, "cloudhsm_backups", "account_id = ? AND region = ?", (account_id, region)
+        )
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def cluster_access(self, account_id: str, region: str, cluster_id: str) -> ClusterAccess | None:
+        row = self._store._execute(
+            "SELECT state, state_since, source_backup_id IS NOT NULL, network_ok,"
+            " security_group_ok, kmsuser_hash IS NOT NULL, sessions_exhausted"
+            " FROM cloudhsm_clusters WHERE cluster_id = ? AND account_id = ? AND region = ?",
+            (cluster_id, account_id, region),
+        ).fetchone()
+        if row is None:
+            return None
+        return ClusterAccess(
+            row[0],
+            float(row[1]),
+            bool(row[2]),
+            bool(row[3]),
+            bool(row[4]),
+            bool(row[5]),
+            bool(row[6]),
+        )
+
+    def hsm_states(self, cluster_id: str) -> list[tuple[str, str, float]]:
+        """(availability zone, stored state, since) of each HSM row of a cluster."""
+        rows = self._store._execute(
+            "SELECT availability_zone, state, state_since FROM cloudhsm_hsms WHERE cluster_id = ?",
+            (cluster_id,),
+        ).fetchall()
+        return [(str(zone), str(state), float(since)) for zone, state, since in rows]
+
+    def insert_key(self, row: KeyRow) -> None:
+        self._insert("cloudhsm_keys", row)
+
+    def live_key(self, cluster_id: str, label: str) -> LiveKey | None:
+        row = self._store._execute(
+            "SELECT seq, key_handle, material_sealed FROM cloudhsm_keys"
+            " WHERE cluster_id = ? AND label = ? AND deleted_at IS NULL",
+            (cluster_id, label),
+        ).fetchone()
+        return LiveKey(int(row[0]), int(row[1]), str(row[2])) if row else None
+
+    def live_keys(self, cluster_id: str) -> list[KeyRow]:
+        return self._select(
+            KeyRow, "cloudhsm_keys", "cluster_id = ? AND deleted_at IS NULL", (cluster_id,)
+        )
+
+    def next_key_handle(self, cluster_id: str) -> int:
+        row = self._store._execute(
+            "SELECT MAX(key_handle) FROM cloudhsm_keys WHERE cluster_id = ?", (cluster_id,)
+        ).fetchone()
+        return int(row[0] or 0) + 1
+
+    def delete_key(self, seq: int, when: float) -> bool:
+        cursor = self._store._execute(
+            "UPDATE cloudhsm_keys SET deleted_at = ? WHERE seq = ? AND deleted_at IS NULL",
+            (when, seq),
+        )
+        return bool(cursor.rowcount == 1)
+
+    def copy_keys(self, source_cluster: str, as_of: float, target_cluster: str) -> None:
+        """Give `target_cluster` the keys `source_cluster` held at time `as_of` (a restore)."""
+        self._store._execute(
+            "INSERT INTO cloudhsm_keys"
+            " (cluster_id, key_handle, label, owner, material_sealed, created_at)"
+            " SELECT ?, key_handle, label, owner, material_sealed, created_at FROM cloudhsm_keys"
+            " WHERE cluster_id = ? AND created_at <= ? AND (deleted_at IS NULL OR deleted_at > ?)"
+            " ORDER BY seq",
+            (target_cluster, source_cluster, as_of, as_of),
         )
 
     # -- subnets ---------------------------------------------------------------------------

@@ -169,6 +169,40 @@ MIGRATIONS += (
 )
 
 
+def _cloudhsm_keys(seq_column: str, real: str, integer: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE cloudhsm_keys (
+    seq {seq_column},
+    cluster_id TEXT NOT NULL,
+    key_handle {integer} NOT NULL,
+    label TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    material_sealed TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    deleted_at {real}
+)""",
+        # A handle is never reused in a cluster, deleted keys included (backups still hold them).
+        "CREATE UNIQUE INDEX cloudhsm_keys_handle ON cloudhsm_keys (cluster_id, key_handle)",
+        # KMS finds a backing key by its label (the KMS key ARN) on every cryptographic call.
+        "CREATE UNIQUE INDEX cloudhsm_keys_label ON cloudhsm_keys (cluster_id, label)"
+        " WHERE deleted_at IS NULL",
+        "ALTER TABLE cloudhsm_clusters ADD COLUMN sessions_exhausted INTEGER NOT NULL DEFAULT 0",
+    )
+
+
+MIGRATIONS += (
+    Migration(
+        3,
+        "keys held by simulated CloudHSM clusters; PKCS#11 session exhaustion",
+        {
+            "sqlite": _cloudhsm_keys("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "INTEGER"),
+            "postgres": _cloudhsm_keys("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", "BIGINT"),
+        },
+    ),
+)
+
+
 def _key_tables(seq_column: str, real: str) -> tuple[str, ...]:
     return (
         f"""
@@ -223,7 +257,7 @@ CREATE TABLE kms_key_tags (
 
 MIGRATIONS += (
     Migration(
-        3,
+        4,
         "KMS keys, aliases and key tags",
         {
             "sqlite": _key_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
