@@ -4,28 +4,28 @@ connectors layer. `XksConnector.check` answers an Outcome; OUTCOMES is the one t
 each outcome to the exception Create/Update answer and to the ConnectionErrorCode a Connect
 ends with (../shared/contract/xks-proxy.md §1.5, §2.2; docs/decisions.md for our choices).
 
-Reaching a proxy locally is explicit configuration, never silent: `[xks] resolve` maps an
-endpoint host to a local address, `ca_bundle` adds trusted CAs, `allow_http` lets mapped hosts
-be reached without TLS, and `system_dns = false` makes unmapped hosts unresolvable instead of
-asking DNS.
+How a proxy is reached ([xks] settings, TLS, SigV4) lives in xks_transport.py; the key
+operations (GetKeyMetadata, Encrypt, Decrypt) in xks_keys.py, reachable as `XksConnector.keys`.
+The health call opens a fresh connection every time, so that each Create, Update and Connect
+tests the whole path (resolve, TCP, TLS) rather than a connection that once worked.
 """
 
 from __future__ import annotations
 
 import logging
-import ssl
-import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
 from typing import Any
 
 import orjson
 
-from kmscks import sigv4
 from kmscks.config import VpcEndpointService, XksSettings
-from kmscks.connectors.http_client import Failure, HttpFailure, Target, post
+from kmscks.connectors.http_client import Failure, HttpFailure, Target
+from kmscks.connectors.xks_keys import XksKeyClient
+from kmscks.connectors.xks_transport import ProxySettings, ProxyTransport
+
+__all__ = ["OUTCOMES", "CheckResult", "Outcome", "ProxySettings", "XksConnector"]
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +148,6 @@ _HEALTH_STATES = {"ACTIVE", "DEGRADED", "UNAVAILABLE"}
 
 
 @dataclass(frozen=True)
-class ProxySettings:
-    """An external key store's proxy configuration, as Create/Update/Connect test it."""
-
-    connectivity: str
-    uri_endpoint: str
-    uri_path: str
-    access_key_id: str
-    secret_access_key: str
-    vpc_service_name: str | None = None
-    vpc_service_owner: str | None = None
-
-    @property
-    def host(self) -> str:
-        return self.uri_endpoint.removeprefix("https://").lower()
-
-
-@dataclass(frozen=True)
 class CheckResult:
     outcome: Outcome
     detail: str = ""
@@ -213,19 +196,8 @@ class XksConnector:
     def __init__(self, settings: XksSettings, vpc_services: tuple[VpcEndpointService, ...]) -> None:
         self._settings = settings
         self._vpc_services = {service.name: service for service in vpc_services}
-
-    @cached_property
-    def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if self._settings.ca_bundle is not None:
-            context.load_verify_locations(cafile=str(self._settings.ca_bundle))
-        if self._settings.client_cert is not None:
-            context.load_cert_chain(
-                str(self._settings.client_cert),
-                str(self._settings.client_key) if self._settings.client_key else None,
-            )
-        return context
+        self.transport = ProxyTransport(settings, vpc_services)
+        self.keys = XksKeyClient(self.transport)
 
     def check_vpc_service(self, proxy: ProxySettings, region: str) -> CheckResult:
         """The endpoint service checks of Create, Update and Connect (VPC connectivity only)."""
@@ -243,20 +215,6 @@ class XksConnector:
             return CheckResult(Outcome.VPC_SERVICE_INVALID, "endpoint service requirements")
         return CheckResult(Outcome.HEALTHY)
 
-    def _target(self, proxy: ProxySettings) -> Target | CheckResult:
-        host = proxy.host
-        if proxy.connectivity == "VPC_ENDPOINT_SERVICE":
-            address: str | None = self._vpc_services[proxy.vpc_service_name or ""].address
-        else:
-            address = self._settings.resolve.get(host)
-        if address is None:
-            if not self._settings.system_dns:
-                return CheckResult(Outcome.NOT_REACHABLE, f"{host} is not mapped in [xks] resolve")
-            return Target(host, 443, host, self._tls_context)
-        connect_host, _, port = address.rpartition(":")
-        tls = None if host in self._settings.allow_http else self._tls_context
-        return Target(connect_host.strip("[]"), int(port), host, tls)
-
     async def check_health(
         self, proxy: ProxySettings, region: str, kms_operation: str
     ) -> CheckResult:
@@ -265,9 +223,10 @@ class XksConnector:
             vpc = self.check_vpc_service(proxy, region)
             if vpc.outcome is not Outcome.HEALTHY:
                 return vpc
-        target = self._target(proxy)
-        if isinstance(target, CheckResult):
-            return target
+        target = self.transport.target(proxy)
+        if target is None:
+            unmapped = f"{proxy.host} is not mapped in [xks] resolve"
+            return CheckResult(Outcome.NOT_REACHABLE, unmapped)
         path = proxy.uri_path + "/health"
         attempts = 1 + max(0, self._settings.retries)
         result = CheckResult(Outcome.NOT_REACHABLE)
@@ -284,20 +243,8 @@ class XksConnector:
         body = orjson.dumps(
             {"requestMetadata": {"kmsRequestId": str(uuid.uuid4()), "kmsOperation": kms_operation}}
         )
-        headers = sigv4.sign(
-            method="POST",
-            host=target.host_header,
-            path=path,
-            headers={"Content-Type": "application/json"},
-            body=body,
-            access_key_id=proxy.access_key_id,
-            secret=proxy.secret_access_key,
-            region=region,
-            service="kms-xks-proxy",
-            now=time.time(),
-        )
         try:
-            response = await post(target, path, headers, body, self._settings.timeout_ms / 1000)
+            response = await self.transport.post(proxy, region, target, path, body, pooled=False)
         except HttpFailure as failure:
             log.info("XKS health call to %s failed: %s", proxy.uri_endpoint, failure)
             return CheckResult(_FAILURE_OUTCOMES[failure.failure], failure.detail)
