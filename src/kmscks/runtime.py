@@ -28,7 +28,7 @@ from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
-from kmscks.service.key_backends import NoBackingStore
+from kmscks.service.key_backends import ProxyExternalKeys
 from kmscks.service.key_deletion import KeyDeletionWorker
 from kmscks.service.keys import KeyService
 from kmscks.service.markers import MarkerCodec
@@ -98,10 +98,11 @@ def build_process(options: ServeOptions) -> Process:
     control = ControlPlane(store, config.cloudhsm, sealer)
     cluster_keys = ClusterKeys(control)
     cloudhsm_keys = CloudHsmKeyConnector(cluster_keys)
+    xks = XksConnector(config.xks, config.vpc_endpoint_services)
     service = KeyStoreService(
         store=store,
         config=config,
-        xks=XksConnector(config.xks, config.vpc_endpoint_services),
+        xks=xks,
         clusters=ClusterChecks(control),
         sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "marker-v1")),
@@ -116,7 +117,7 @@ def build_process(options: ServeOptions) -> Process:
         sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "key-marker-v1")),
         cloudhsm_keys=cloudhsm_keys,
-        external_keys=NoBackingStore("external key stores"),
+        external_keys=ProxyExternalKeys(xks.keys, service.proxy_settings),
         wake_deletion=deletions.wake,
     )
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)

@@ -1,28 +1,23 @@
-"""What the key lifecycle needs from the backing stores: the interfaces, and the answer when a
-server has no connector for one.
+"""What the key lifecycle needs from the backing stores: the interfaces, and the adapter that
+reaches an external key store's proxy.
 
 service layer. CreateKey's type-specific work (contract §3.3) and the deletion at the end of the
 waiting period (§5.5) reach the CloudHSM cluster and the XKS proxy only through these two
-Protocols; runtime.py binds the connectors. Must not import kmscks.api.
+Protocols; runtime.py binds the connectors (connectors/cloudhsm_keys.py answers
+CloudHsmBackingKeys as it is; ProxyExternalKeys wraps connectors/xks_keys.py). Must not import
+kmscks.api.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
-from kmscks.errors import ServiceError
+from kmscks.connectors.xks_key_errors import XksKeyError
+from kmscks.connectors.xks_keys import ExternalKeyMetadata, RequestMetadata, XksKeyClient
+from kmscks.connectors.xks_transport import ProxySettings
 from kmscks.service.base import Caller
 from kmscks.store.records import StoreRecord
-
-
-@dataclass(frozen=True)
-class ExternalKeyMetadata:
-    """What a proxy's GetKeyMetadata answered (already checked against the spec's schema)."""
-
-    key_spec: str
-    key_usage: tuple[str, ...]
-    key_status: str
 
 
 class CloudHsmBackingKeys(Protocol):
@@ -44,34 +39,38 @@ class ExternalKeys(Protocol):
     async def get_key_metadata(
         self, store: StoreRecord, xks_key_id: str, caller: Caller
     ) -> ExternalKeyMetadata:
-        """The proxy's GetKeyMetadata for CreateKey; a failure raises the CreateKey exception
-        of the contract's §8.4 table."""
+        """The proxy's GetKeyMetadata for CreateKey, checked (an enabled AES_256 key for
+        ENCRYPT and DECRYPT); a failure raises the CreateKey exception of the contract's §8.4
+        table."""
 
 
-class NoBackingStore:
-    """Keys of a store type whose connector this server was built without are refused clearly
-    (UnsupportedOperationException), never half-created."""
+def principal_arn(caller: Caller) -> str:
+    """The caller's ARN for the proxy's requestMetadata (the account root until the caller
+    carries its own principal)."""
+    return str(getattr(caller, "principal_arn", "") or f"arn:aws:iam::{caller.account_id}:root")
 
-    def __init__(self, what: str) -> None:
-        self._what = what
 
-    def _refuse(self) -> ServiceError:
-        return ServiceError(
-            "UnsupportedOperationException",
-            f"This cks server cannot create KMS keys in {self._what} yet.",
-        )
+def request_id(caller: Caller) -> str:
+    return str(getattr(caller, "request_id", ""))
 
-    def create_backing_key(
-        self, account_id: str, region: str, cluster_id: str, key_arn: str
+
+class ProxyExternalKeys:
+    """ExternalKeys over the XKS key client, with the store's (unsealed) proxy settings."""
+
+    def __init__(
+        self, client: XksKeyClient, proxy_settings: Callable[[StoreRecord], ProxySettings]
     ) -> None:
-        raise self._refuse()
-
-    def delete_backing_key(
-        self, account_id: str, region: str, cluster_id: str, key_arn: str
-    ) -> str:
-        return f"orphaned: this server has no connector for {self._what}"
+        self._client = client
+        self._proxy_settings = proxy_settings
 
     async def get_key_metadata(
         self, store: StoreRecord, xks_key_id: str, caller: Caller
     ) -> ExternalKeyMetadata:
-        raise self._refuse()
+        # CreateKey has no key ARN yet: kmsKeyArn is absent (contract §3.3).
+        meta = RequestMetadata(principal_arn(caller), "CreateKey", request_id(caller))
+        try:
+            return await self._client.get_key_metadata(
+                self._proxy_settings(store), store.region, xks_key_id, meta
+            )
+        except XksKeyError as failure:
+            raise failure.to_service_error(for_create=True)

@@ -17,7 +17,7 @@ from typing import Any
 from kmscks.errors import ServiceError
 from kmscks.service import key_rules
 from kmscks.service.base import Caller
-from kmscks.service.key_backends import CloudHsmBackingKeys, ExternalKeyMetadata, ExternalKeys
+from kmscks.service.key_backends import CloudHsmBackingKeys, ExternalKeys
 from kmscks.service.key_rules import (
     AWS_CLOUDHSM,
     CUSTOM_ORIGINS,
@@ -59,29 +59,6 @@ def xks_key_in_use(xks_key_id: str, store_id: str) -> ServiceError:
         f"The external key {xks_key_id} is already associated with another KMS key in custom"
         f" key store {store_id}.",
     )
-
-
-def check_external_key(metadata: ExternalKeyMetadata) -> None:
-    """The external key must be an enabled AES_256 key for ENCRYPT and DECRYPT (§3.3)."""
-    code = "XksKeyInvalidConfigurationException"
-    if metadata.key_spec != "AES_256":
-        raise ServiceError(
-            code,
-            "The key spec of the external key must be AES_256. The key spec of specified"
-            f" external key is {metadata.key_spec}.",
-        )
-    if not {"ENCRYPT", "DECRYPT"} <= set(metadata.key_usage):
-        raise ServiceError(
-            code,
-            "The key usage of the external key must include ENCRYPT and DECRYPT. The key use of"
-            f" specified external key is {', '.join(metadata.key_usage)}.",
-        )
-    if metadata.key_status != "ENABLED":
-        raise ServiceError(
-            code,
-            "The status of the external key must be ENABLED. The status of specified external"
-            f" key is {metadata.key_status}.",
-        )
 
 
 class CreateKeyOperation(KeyResolver):
@@ -140,8 +117,8 @@ class CreateKeyOperation(KeyResolver):
             assert store is not None and key.xks_key_id is not None
             if self._tables.xks_key_in_use(store.id, key.xks_key_id):
                 raise xks_key_in_use(key.xks_key_id, store.id)
-            metadata = await self._external_keys.get_key_metadata(store, key.xks_key_id, caller)
-            check_external_key(metadata)
+            # The connector checks the answer (AES_256, ENCRYPT and DECRYPT, ENABLED; §3.3).
+            await self._external_keys.get_key_metadata(store, key.xks_key_id, caller)
         if origin != AWS_CLOUDHSM:
             key.material_sealed = self._seal_new_material(key.id)
         else:
