@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.proxies import wait_for
+from tests.helpers.server import ServerProcess
 from tests.keys.conftest import ExternalStore, KeyedProxy
 from tests.keys.test_aws_kms_keys import error
 
@@ -213,3 +215,24 @@ def test_rotation_import_and_replication_are_refused(xks_store: ExternalStore) -
         with pytest.raises(ClientError) as raised:
             call()
         assert error(raised) == message
+
+
+def test_deletion_frees_the_xks_key_id_and_the_store(
+    short_day_server: ServerProcess, keyed_proxy: KeyedProxy
+) -> None:
+    store = ExternalStore(short_day_server.url)
+    key = store.create_key("aes-reused")
+    store.kms.create_alias(AliasName="alias/xks", TargetKeyId=key["KeyId"])
+    store.kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    wait_for(lambda: f"deleted KMS key {key['Arn']}" in short_day_server.log())
+    assert store.kms.list_aliases()["Aliases"] == []
+    # The external key itself is untouched: only its metadata was ever asked for.
+    assert {
+        path.rsplit("/", 1)[-1] for path, _ in keyed_proxy.requests if "aes-reused" in path
+    } == {"metadata"}
+    again = store.create_key("aes-reused")
+    assert again["KeyId"] != key["KeyId"]
+    store.kms.schedule_key_deletion(KeyId=again["KeyId"], PendingWindowInDays=7)
+    wait_for(lambda: f"deleted KMS key {again['Arn']}" in short_day_server.log())
+    store.disconnect()
+    store.kms.delete_custom_key_store(CustomKeyStoreId=store.id)
