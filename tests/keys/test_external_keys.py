@@ -236,3 +236,41 @@ def test_deletion_frees_the_xks_key_id_and_the_store(
     wait_for(lambda: f"deleted KMS key {again['Arn']}" in short_day_server.log())
     store.disconnect()
     store.kms.delete_custom_key_store(CustomKeyStoreId=store.id)
+
+
+def test_terraform_create_read_back_and_destroy(xks_store: ExternalStore) -> None:
+    """aws_kms_key with custom_key_store_id and xks_key_id (contract §11)."""
+    kms = xks_store.kms
+    created = kms.create_key(
+        Description="tf",
+        KeySpec="SYMMETRIC_DEFAULT",
+        KeyUsage="ENCRYPT_DECRYPT",
+        Origin="EXTERNAL_KEY_STORE",
+        CustomKeyStoreId=xks_store.id,
+        XksKeyId="aes-terraform",
+        Tags=[{"TagKey": "Name", "TagValue": "tf"}],
+        BypassPolicyLockoutSafetyCheck=False,
+    )["KeyMetadata"]
+    read = kms.describe_key(KeyId=created["KeyId"])["KeyMetadata"]
+    # Terraform plans a replacement unless both read back as given.
+    assert read["CustomKeyStoreId"] == xks_store.id
+    assert read["XksKeyConfiguration"]["Id"] == "aes-terraform"
+    assert kms.get_key_policy(KeyId=created["KeyId"], PolicyName="default")["Policy"]
+    assert kms.list_resource_tags(KeyId=created["KeyId"])["Tags"] == [
+        {"TagKey": "Name", "TagValue": "tf"}
+    ]
+    kms.schedule_key_deletion(KeyId=created["KeyId"], PendingWindowInDays=7)
+    wait_for(lambda: state(kms, created["KeyId"]) not in ("Enabled", "Disabled"))
+    assert state(kms, created["KeyId"]) == "PendingDeletion"
+
+
+def test_at_most_fifty_tags(xks_store: ExternalStore) -> None:
+    tags = [{"TagKey": f"k{i}", "TagValue": "v"} for i in range(51)]
+    with pytest.raises(ClientError) as raised:
+        xks_store.create_key("aes-tags", Tags=tags)
+    assert error(raised)[0] == "LimitExceededException"
+    key = xks_store.create_key("aes-tags", Tags=tags[:50])
+    with pytest.raises(ClientError) as raised:
+        xks_store.kms.tag_resource(KeyId=key["KeyId"], Tags=tags[50:])
+    assert error(raised)[0] == "LimitExceededException"
+    xks_store.kms.tag_resource(KeyId=key["KeyId"], Tags=tags[:1])  # a change, not a new tag

@@ -31,6 +31,8 @@ from kmscks.store.records import StoreRecord
 
 log = logging.getLogger(__name__)
 
+MAX_TAGS_PER_KEY = 50  # the quota TagResource keeps too (key_extras.py)
+
 
 def store_not_found(store_id: str) -> ServiceError:
     return ServiceError(
@@ -95,6 +97,12 @@ class CreateKeyOperation(KeyResolver):
         if "Policy" in params:
             key_rules.check_policy(params["Policy"])
         tags = key_rules.check_tags(params.get("Tags", []))
+        if len(tags) > MAX_TAGS_PER_KEY:
+            raise ServiceError(
+                "LimitExceededException",
+                f"The request was rejected because a KMS key can have at most {MAX_TAGS_PER_KEY}"
+                " tags.",
+            )
         store = None
         if origin in CUSTOM_ORIGINS:
             store = self._custom_store(caller, origin, params["CustomKeyStoreId"])

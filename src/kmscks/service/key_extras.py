@@ -15,11 +15,11 @@ from typing import Any
 from kmscks.errors import ServiceError
 from kmscks.service import key_rules
 from kmscks.service.base import Caller
+from kmscks.service.key_create import MAX_TAGS_PER_KEY
 from kmscks.service.key_rules import AWS_KMS, PENDING_DELETION, pending_deletion
 from kmscks.service.keyview import KeyInUse, KeyResolver
 
 POLICY_NAME = "default"
-MAX_TAGS_PER_KEY = 50
 DEFAULT_TAG_PAGE = 50
 
 
