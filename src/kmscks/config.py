@@ -280,7 +280,7 @@ def _keys(table: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if "day_seconds" in table:
         day = _take(table, "day_seconds", (int, float), "keys")
-        if day <= 0:
+        if isinstance(day, bool) or day <= 0:
             raise ConfigError(f"keys.day_seconds must be more than 0, not {day}")
         values["day_seconds"] = float(day)
     if "max_keys_per_region" in table:
