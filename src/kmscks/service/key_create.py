@@ -140,7 +140,8 @@ class CreateKeyOperation(KeyResolver):
             if origin == AWS_CLOUDHSM and store is not None:
                 self._remove_backing_key(store, key)
             raise
-        return {"KeyMetadata": key_rules.key_metadata(*self._describe(key))}
+        found = self.in_use(key)
+        return {"KeyMetadata": key_rules.key_metadata(found.key, found.store, found.state)}
 
     def _persist(self, caller: Caller, key: KeyRecord, tags: list[tuple[str, str]]) -> None:
         with self._store.mutation(caller.region):
@@ -163,7 +164,3 @@ class CreateKeyOperation(KeyResolver):
             store.account_id, store.region, store.cloudhsm_cluster_id or "", key.arn
         )
         log.warning("CreateKey of %s failed after its backing key was made: %s", key.arn, outcome)
-
-    def _describe(self, key: KeyRecord) -> tuple[KeyRecord, StoreRecord | None, str]:
-        found = self.in_use(key)
-        return found.key, found.store, found.state
