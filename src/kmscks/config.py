@@ -7,6 +7,8 @@ rather than being ignored. Imports nothing from the other layers.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,8 @@ from typing import Any
 DEFAULT_ACCESS_KEY_ID = "test"
 DEFAULT_SECRET_ACCESS_KEY = "test"
 DEFAULT_ACCOUNT_ID = "000000000000"
+# An IAM user or role, or an STS assumed role; group 1 is the account.
+_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):[\w+=,.@/-]+")
 
 
 class ConfigError(Exception):
@@ -26,6 +30,12 @@ class Credential:
     access_key_id: str
     secret_access_key: str
     account_id: str
+    # The IAM principal the key stands for (what an XKS proxy sees as awsPrincipalArn).
+    principal_arn: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.principal_arn:
+            object.__setattr__(self, "principal_arn", f"arn:aws:iam::{self.account_id}:root")
 
 
 @dataclass(frozen=True)
@@ -143,9 +153,17 @@ def _credentials(items: Any, builtin: Credential) -> tuple[Credential, ...]:
             _take(table, "secret_access_key", str, where),
             _take(table, "account_id", str, where),
         )
+        principal_arn = table.pop("principal_arn", credential.principal_arn)
         _no_leftovers(table, where)
         if not (len(credential.account_id) == 12 and credential.account_id.isdigit()):
             raise ConfigError(f"{where}.account_id must be 12 digits")
+        arn = _PRINCIPAL_ARN.fullmatch(str(principal_arn))
+        if arn is None or arn.group(1) != credential.account_id:
+            raise ConfigError(
+                f"{where}.principal_arn must be an IAM ARN of account {credential.account_id},"
+                f" such as arn:aws:iam::{credential.account_id}:user/NAME, not {principal_arn!r}"
+            )
+        credential = dataclasses.replace(credential, principal_arn=principal_arn)
         if any(c.access_key_id == credential.access_key_id for c in found):
             raise ConfigError(f"{where}.access_key_id {credential.access_key_id!r} is repeated")
         found.append(credential)

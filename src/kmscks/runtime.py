@@ -13,27 +13,28 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from kmscks.api.auth import Authenticator
 from kmscks.api.handler import Api, RequestHandler
 from kmscks.api.model import ServiceModel, load_service_model
 from kmscks.api.quota import RequestQuota
 from kmscks.api.rsgi import RsgiApp
-from kmscks.cloudhsm.admin import ADMIN_MODEL, CloudHsmAdmin
-from kmscks.cloudhsm.api import CloudHsmV2
+from kmscks.cloudhsm.admin import ADMIN_MODEL, ADMIN_OPERATIONS, CloudHsmAdmin
+from kmscks.cloudhsm.api import CLOUDHSM_OPERATIONS, CloudHsmV2
 from kmscks.cloudhsm.control import ControlPlane
 from kmscks.cloudhsm.keys import ClusterKeys
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
+from kmscks.markers import MarkerCodec
+from kmscks.registry import bind
+from kmscks.service.custom_key_stores import KeyStoreService
 from kmscks.service.key_backends import ProxyExternalKeys
 from kmscks.service.key_deletion import KeyDeletionWorker
 from kmscks.service.keys import KeyService
-from kmscks.service.markers import MarkerCodec
-from kmscks.service.operations import KeyStoreService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
+from kmscks.service.served import KMS_OPERATIONS
 from kmscks.service.transitions import TransitionWorker
 from kmscks.store.sql import SqlStore, open_store
 
@@ -53,25 +54,6 @@ class ServeOptions:
     @classmethod
     def from_env(cls) -> ServeOptions:
         return cls(**json.loads(os.environ[OPTIONS_VARIABLE]))
-
-
-class KmsOperations:
-    """The KMS operations of several service objects, found by their snake-case names.
-
-    The api layer binds one object per model; this one answers for the custom key store
-    operations and the key operations alike.
-    """
-
-    def __init__(self, *parts: object) -> None:
-        self._parts = parts
-
-    def __getattr__(self, name: str) -> Any:
-        if not name.startswith("_"):
-            for part in self._parts:
-                found = getattr(part, name, None)
-                if found is not None:
-                    return found
-        raise AttributeError(name)
 
 
 @dataclass
@@ -123,19 +105,22 @@ def build_process(options: ServeOptions) -> Process:
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
         load_service_model("kms"),
-        KmsOperations(service, keys),
+        bind(KMS_OPERATIONS, service, keys),
         internal_error="KMSInternalException",
         quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
     )
     cloudhsm = Api(
         load_service_model("cloudhsmv2"),
-        CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),
+        bind(
+            CLOUDHSM_OPERATIONS,
+            CloudHsmV2(control, MarkerCodec(derive_key(master_key, "cloudhsm-token-v1"))),
+        ),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
     admin = Api(
         ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
-        CloudHsmAdmin(control, cluster_keys),
+        bind(ADMIN_OPERATIONS, CloudHsmAdmin(control, cluster_keys)),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )

@@ -9,13 +9,13 @@ import asyncio
 import os
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.cloudhsm.admin import CloudHsmAdmin
 from kmscks.cloudhsm.admin_cli import _sign_csr
 from kmscks.cloudhsm.control import ControlPlane, Owner
 from kmscks.cloudhsm.keys import ClusterKeys
 from kmscks.config import CloudHsmSettings
 from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
-from kmscks.service.base import Caller
 from kmscks.service.secrets import Sealer
 from kmscks.store.sql import SqlStore
 
@@ -44,7 +44,11 @@ class Rig:
 
     def admin_call(self, operation: str, **params: Any) -> dict[str, Any]:
         call = getattr(self.admin, operation)
-        return dict(asyncio.run(call(Caller(ACCOUNT, REGION), params)))
+        return dict(
+            asyncio.run(
+                call(Caller(ACCOUNT, REGION, f"arn:aws:iam::{ACCOUNT}:root", "rig"), params)
+            )
+        )
 
     def build(self, zones: tuple[str, ...] = ("a", "b"), kmsuser: bool = True) -> str:
         """An ACTIVE cluster with one HSM per zone letter and (by default) a kmsuser."""

@@ -245,3 +245,58 @@ def test_cloudhsm_tables(open_another: Any) -> None:
     tables.save_subnet_state(*subnet, SubnetState(used_addresses=3))
     tables.save_subnet_state(*subnet, SubnetState(deleted=True, used_addresses=4))
     assert tables.subnet_state(*subnet) == SubnetState(deleted=True, used_addresses=4)
+
+
+def test_the_uniqueness_queries(open_another: Any) -> None:
+    store = open_another()
+    public = record(
+        "public",
+        xks_connectivity="PUBLIC_ENDPOINT",
+        xks_uri_endpoint="https://Proxy.example",
+        xks_uri_path="/kms/xks/v1",
+    )
+    vpc = record(
+        "vpc",
+        account="111122223333",
+        xks_connectivity="VPC_ENDPOINT_SERVICE",
+        xks_uri_endpoint="https://private.example",
+        xks_uri_path="/kms/xks/v1",
+        xks_vpc_service_name="com.amazonaws.vpce.us-east-1.vpce-svc-1",
+    )
+    hsm = record("hsm", cloudhsm_cluster_id="cluster-234567abcdef")  # the type is not looked at
+    insert(store, public, vpc, hsm)
+    seq = public.seq or 0
+    with store.mutation("us-east-1") as tx:
+        assert tx.name_taken("000000000000", "us-east-1", "public", 0)
+        assert not tx.name_taken("000000000000", "us-east-1", "public", seq)  # itself
+        assert not tx.name_taken("000000000000", "us-east-1", "Public", 0)  # case-sensitive
+        assert not tx.name_taken("111122223333", "us-east-1", "public", 0)
+        assert tx.proxy_uri_taken(
+            "000000000000", "us-east-1", "https://proxy.EXAMPLE", "/kms/xks/v1", 0
+        )
+        assert not tx.proxy_uri_taken("000000000000", "us-east-1", "https://proxy.example", "/x", 0)
+        assert not tx.proxy_uri_taken(
+            "000000000000", "us-east-1", "https://proxy.example", "/kms/xks/v1", seq
+        )
+        # Any account of the Region; optionally only stores of one connectivity.
+        assert tx.proxy_endpoint_taken("us-east-1", "https://PRIVATE.example", 0)
+        assert tx.proxy_endpoint_taken(
+            "us-east-1", "https://private.example", 0, "VPC_ENDPOINT_SERVICE"
+        )
+        assert not tx.proxy_endpoint_taken(
+            "us-east-1", "https://proxy.example", 0, "VPC_ENDPOINT_SERVICE"
+        )
+        assert not tx.proxy_endpoint_taken("eu-west-1", "https://proxy.example", 0)
+        assert tx.vpc_service_taken("us-east-1", "com.amazonaws.vpce.us-east-1.vpce-svc-1", 0)
+        assert not tx.vpc_service_taken("us-east-1", "com.amazonaws.vpce.us-east-1.vpce-svc-2", 0)
+        found = tx.store_on_clusters(
+            "000000000000", "us-east-1", ["cluster-x", "cluster-234567abcdef"], 0
+        )
+        assert found is not None and found.id == hsm.id
+        assert (
+            tx.store_on_clusters(
+                "000000000000", "us-east-1", ["cluster-234567abcdef"], hsm.seq or 0
+            )
+            is None
+        )
+        assert tx.store_on_clusters("000000000000", "us-east-1", [], 0) is None

@@ -20,7 +20,13 @@ def state(kms: Any, key_id: str) -> str:
 
 
 def test_create_an_external_key(xks_store: ExternalStore, keyed_proxy: KeyedProxy) -> None:
-    created = xks_store.create_key("aes-first", Description="xks")
+    answer = xks_store.kms.create_key(
+        Origin="EXTERNAL_KEY_STORE",
+        CustomKeyStoreId=xks_store.id,
+        XksKeyId="aes-first",
+        Description="xks",
+    )
+    created = answer["KeyMetadata"]
     assert created["Origin"] == "EXTERNAL_KEY_STORE"
     assert created["CustomKeyStoreId"] == xks_store.id
     assert created["XksKeyConfiguration"] == {"Id": "aes-first"}
@@ -35,6 +41,8 @@ def test_create_an_external_key(xks_store: ExternalStore, keyed_proxy: KeyedProx
     assert meta["kmsOperation"] == "CreateKey"
     assert "kmsKeyArn" not in meta
     assert meta["awsPrincipalArn"].startswith("arn:aws:iam::000000000000:")
+    # The proxy's log line can be matched to the client's request.
+    assert meta["kmsRequestId"] == answer["ResponseMetadata"]["RequestId"]
 
 
 def test_an_xks_key_id_is_used_once_per_store(xks_store: ExternalStore) -> None:

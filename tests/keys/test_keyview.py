@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.errors import ServiceError
-from kmscks.service.base import Caller
+from kmscks.markers import MarkerCodec
 from kmscks.service.keys import KeyService
-from kmscks.service.markers import MarkerCodec
 from kmscks.service.secrets import Sealer
 from kmscks.store.sql import SqliteStore
 
@@ -34,7 +34,7 @@ def service(tmp_path: Path, master_key: bytes) -> KeyService:
 def test_resolve_by_id_and_the_material(tmp_path: Path) -> None:
     master_key = os.urandom(32)
     keys = service(tmp_path, master_key)
-    caller = Caller("000000000000", "us-east-1")
+    caller = Caller("000000000000", "us-east-1", "arn:aws:iam::000000000000:root", "r1")
     created = asyncio.run(keys.create_key(caller, {"Description": "d"}))["KeyMetadata"]
     found = keys.resolve(caller, created["Arn"])
     assert (found.state, found.store, found.arn, found.origin) == (
@@ -44,7 +44,13 @@ def test_resolve_by_id_and_the_material(tmp_path: Path) -> None:
         "AWS_KMS",
     )
     assert keys.by_id(caller, created["KeyId"]) == found
-    assert keys.by_id(Caller("111122223333", "us-east-1"), created["KeyId"]) is None
+    assert (
+        keys.by_id(
+            Caller("111122223333", "us-east-1", "arn:aws:iam::111122223333:root", "r2"),
+            created["KeyId"],
+        )
+        is None
+    )
     material = keys.key_material(found.key)
     assert len(material) == 32
     assert keys.material(found) == material

@@ -34,6 +34,7 @@ class Principal(NamedTuple):
     account_id: str
     region: str
     access_key_id: str
+    principal_arn: str
 
 
 class Authenticator:
@@ -74,5 +75,10 @@ class Authenticator:
                 "IncompleteSignatureException",
                 f"Credential should be scoped to a valid region, not '{identity.region}'.",
             )
-        account = self._credentials[identity.access_key_id].account_id
-        return Principal(account, identity.region, identity.access_key_id)
+        credential = self._credentials[identity.access_key_id]
+        return Principal(
+            credential.account_id,
+            identity.region,
+            identity.access_key_id,
+            credential.principal_arn,
+        )

@@ -1,7 +1,7 @@
 """One AWS JSON 1.1 request in, one response out, independent of the HTTP server.
 
-api layer. Routing by X-Amz-Target to a registered API (a botocore model plus the service
-object whose snake_case methods implement its operations), authentication, JSON parsing,
+api layer. Routing by X-Amz-Target to a registered API (a botocore model plus the explicit
+{operation: coroutine} mapping that serves it, kmscks.registry), authentication, JSON parsing,
 model-driven validation, the call, and model-driven serialization. Every failure is an AWS-style
 error body; an unexpected exception is logged and answered as the model's internal error
 without details.
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,21 +22,16 @@ from kmscks.api.model import ServiceModel
 from kmscks.api.quota import RequestQuota
 from kmscks.api.serialize import OutputSerializer
 from kmscks.api.validation import InputValidator
+from kmscks.caller import Caller
 from kmscks.errors import INTERNAL_ERROR_CODE, ServiceError
-from kmscks.service.base import Caller
+from kmscks.registry import Operation, RegistryError
 from kmscks.sigv4_sign import HeaderLookup
 
 log = logging.getLogger(__name__)
 
-Operation = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 Response = tuple[int, list[tuple[str, str]], bytes]
 
 _CONTENT_TYPE = "application/x-amz-json-1.1"
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def snake_case(operation: str) -> str:
-    return _SNAKE.sub("_", operation).lower()
 
 
 @dataclass(frozen=True)
@@ -53,12 +47,16 @@ class _Route:
 
 
 class Api:
-    """A service model bound to the object that implements its operations."""
+    """A service model bound to the coroutines that serve its operations.
+
+    An operation of `operations` that the model lacks is a start-up error; one the model names
+    but `operations` leaves out is answered with UnknownOperationException.
+    """
 
     def __init__(
         self,
         model: ServiceModel,
-        implementation: object,
+        operations: Mapping[str, Operation],
         internal_error: str,
         validation_error: str = "ValidationException",
         quota: RequestQuota | None = None,
@@ -67,10 +65,10 @@ class Api:
         serializer = OutputSerializer(model)
         self.model = model
         self.routes: dict[str, _Route] = {}
-        for operation in model.raw["operations"]:
-            call = getattr(implementation, snake_case(operation), None)
-            if call is None:
-                continue  # not served here: answered as UnknownOperationException
+        unknown = sorted(set(operations) - set(model.raw["operations"]))
+        if unknown:
+            raise RegistryError(f"not operations of the {model.name} model: {', '.join(unknown)}")
+        for operation, call in operations.items():
             self.routes[operation] = _Route(
                 model,
                 operation,
@@ -86,9 +84,17 @@ class Api:
 class RequestHandler:
     def __init__(self, apis: list[Api], authenticator: Authenticator) -> None:
         self._routes: dict[str, _Route] = {}
+        # Operations a model names that nothing here serves: told apart in the error message.
+        self._unserved: set[str] = set()
         for api in apis:
+            prefix = api.model.target_prefix
             for operation, route in api.routes.items():
-                self._routes[f"{api.model.target_prefix}.{operation}"] = route
+                self._routes[f"{prefix}.{operation}"] = route
+            self._unserved.update(
+                f"{prefix}.{operation}"
+                for operation in api.model.raw["operations"]
+                if operation not in api.routes
+            )
         self._authenticator = authenticator
         self._error_model = apis[0].model
 
@@ -100,12 +106,10 @@ class RequestHandler:
         try:
             if method == "GET" and path == "/_cks/health":
                 return 200, [("content-type", "application/json")], b'{"status":"ok"}'
-            route = self._routes.get(headers.get("x-amz-target", ""))
+            target = headers.get("x-amz-target", "")
+            route = self._routes.get(target)
             if route is None or method != "POST":
-                raise ServiceError(
-                    "UnknownOperationException",
-                    "The operation in the X-Amz-Target header is not known to this server.",
-                )
+                raise _unknown_operation(target if target in self._unserved else None)
             principal = self._authenticator.authenticate(
                 method=method,
                 path=path,
@@ -125,7 +129,10 @@ class RequestHandler:
                 if error.code == "ValidationException":
                     raise ServiceError(route.validation_error, error.message)
                 raise
-            result = await route.call(Caller(principal.account_id, principal.region), params)
+            caller = Caller(
+                principal.account_id, principal.region, principal.principal_arn, request_id
+            )
+            result = await route.call(caller, params)
             payload = orjson.dumps(route.serialize(result))
             return 200, _headers(request_id), payload
         except ServiceError as error:
@@ -150,6 +157,18 @@ def _request_id() -> str:
     """
     text = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _unknown_operation(unserved: str | None) -> ServiceError:
+    if unserved is not None:
+        operation = unserved.rpartition(".")[2]
+        return ServiceError(
+            "UnknownOperationException", f"This server does not serve the operation {operation}."
+        )
+    return ServiceError(
+        "UnknownOperationException",
+        "The operation in the X-Amz-Target header is not known to this server.",
+    )
 
 
 def _parse_body(body: bytes) -> dict[str, Any]:

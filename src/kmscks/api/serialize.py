@@ -1,7 +1,8 @@
 """Model-driven output serialization for AWS JSON 1.1.
 
 api layer. A serializer is compiled once per output shape: members not in the model and absent
-(None) members omitted (never null), timestamps as epoch seconds (a JSON number). A WireForm
+(None) members omitted (never null), timestamps as epoch seconds (a JSON number), blobs (the
+service's `bytes`) as standard base64 text, booleans and maps as JSON gives them. A WireForm
 (kmscks.wireform) is passed through as its builder made it. Member order on the wire is the
 service's: JSON objects are unordered, botocore and the SDKs read members by name, and the AWS
 CLI prints them in model order whatever the wire order.
@@ -9,6 +10,7 @@ CLI prints them in model order whatever the wire order.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,10 @@ def _timestamp(value: Any) -> float | int:
     if isinstance(value, datetime):
         return value.timestamp()
     return value
+
+
+def _blob(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
 
 
 def _structure(
@@ -100,7 +106,11 @@ class OutputSerializer:
             return lambda value: [item_serializer(item) for item in value]
         if kind == "map":
             value_serializer = self.compile(shape["value"]["shape"])
+            if value_serializer is _identity:
+                return dict
             return lambda value: {key: value_serializer(item) for key, item in value.items()}
         if kind == "timestamp":
             return _timestamp
+        if kind == "blob":
+            return _blob
         return _identity

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.cloudhsm import keys, kmsuser, lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request, not_found
 from kmscks.cloudhsm.keys import ClusterKeys, HsmFailure
-from kmscks.service.base import Caller
+from kmscks.registry import serves
 
 _CLUSTER_OPERATIONS = {
     "ActivateCluster": "Activate an INITIALIZED cluster (what the admin does in the HSM).",
@@ -175,7 +176,7 @@ ADMIN_OPERATIONS = {
 
 
 class CloudHsmAdmin:
-    """One coroutine per admin operation (snake_case of its name)."""
+    """One coroutine per admin operation (@serves, one for each of ADMIN_OPERATIONS)."""
 
     def __init__(self, control: ControlPlane, cluster_keys: ClusterKeys) -> None:
         self._control = control
@@ -217,9 +218,11 @@ class CloudHsmAdmin:
             caller, params, changes, lifecycle.ACTIVE, needs_kmsuser=True, back_up=back_up
         )
 
+    @serves("ActivateCluster")
     async def activate_cluster(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"state": lifecycle.ACTIVE}, lifecycle.INITIALIZED)
 
+    @serves("CreateKmsUser")
     async def create_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         cluster = self._cluster(caller, params, lifecycle.ACTIVE)
         if cluster.kmsuser_hash is not None:
@@ -238,6 +241,7 @@ class CloudHsmAdmin:
             back_up=True,
         )
 
+    @serves("DeleteKmsUser")
     async def delete_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._kmsuser(
             caller,
@@ -246,6 +250,7 @@ class CloudHsmAdmin:
             back_up=True,
         )
 
+    @serves("ChangeKmsUserPassword")
     async def change_kms_user_password(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -261,38 +266,49 @@ class CloudHsmAdmin:
             },
         )
 
+    @serves("LockOutKmsUser")
     async def lock_out_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._kmsuser(caller, params, {"kmsuser_locked": 1})
 
+    @serves("LogInKmsUser")
     async def log_in_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._kmsuser(caller, params, {"kmsuser_logged_in": 1})
 
+    @serves("LogOutKmsUser")
     async def log_out_kms_user(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._kmsuser(caller, params, {"kmsuser_logged_in": 0})
 
+    @serves("BreakSecurityGroup")
     async def break_security_group(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"security_group_ok": 0})
 
+    @serves("RepairSecurityGroup")
     async def repair_security_group(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"security_group_ok": 1})
 
+    @serves("BlockNetwork")
     async def block_network(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"network_ok": 0})
 
+    @serves("UnblockNetwork")
     async def unblock_network(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"network_ok": 1})
 
+    @serves("ExhaustSessions")
     async def exhaust_sessions(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"sessions_exhausted": 1})
 
+    @serves("RestoreSessions")
     async def restore_sessions(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"sessions_exhausted": 0})
 
+    @serves("ListKeys")
     async def list_keys(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         cluster = self._cluster(caller, params)
         rows = self._keys.list_keys(cluster.cluster_id)
         return {"ClusterId": cluster.cluster_id, "Keys": [_key_entry(row) for row in rows]}
 
+    @serves("DeleteKey")
     async def delete_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         label, handle = params.get("Label"), params.get("KeyHandle")
         if (label is None) == (handle is None):
@@ -317,11 +333,14 @@ class CloudHsmAdmin:
         self._control.tables.save_subnet_state(owner.account_id, owner.region, subnet_id, state)
         return {"SubnetId": subnet_id, "State": "DELETED" if state.deleted else "AVAILABLE"}
 
+    @serves("DeleteSubnet")
     async def delete_subnet(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._subnet(caller, params, deleted=True)
 
+    @serves("ExhaustSubnet")
     async def exhaust_subnet(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._subnet(caller, params, exhausted=True)
 
+    @serves("RestoreSubnet")
     async def restore_subnet(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._subnet(caller, params, deleted=False, exhausted=False)

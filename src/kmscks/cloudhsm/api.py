@@ -1,7 +1,9 @@
 """The CloudHSM v2 operations that cks serves, as botocore's `cloudhsmv2` model names them.
 
-cloudhsm layer. One coroutine per operation (snake_case of its name), taking the caller and
-the validated members and returning the response members; the api layer does the wire.
+cloudhsm layer. One coroutine per operation, registered with @serves (kmscks.registry) and
+declared in CLOUDHSM_OPERATIONS, taking the caller and the validated members and returning the
+response members; the api layer does the wire. The model's other operations are answered with
+UnknownOperationException.
 """
 
 from __future__ import annotations
@@ -9,13 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from kmscks.caller import Caller
 from kmscks.cloudhsm import lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request
-from kmscks.service.base import Caller
-from kmscks.service.markers import BadMarker, MarkerCodec
+from kmscks.markers import BadMarker, MarkerCodec
+from kmscks.registry import serves
 from kmscks.store.clusters import BackupRow, ClusterRow, HsmRow
 
 Row = TypeVar("Row", ClusterRow, BackupRow)
+
+CLOUDHSM_OPERATIONS: tuple[str, ...] = (
+    "CreateCluster",
+    "DescribeClusters",
+    "InitializeCluster",
+    "CreateHsm",
+    "DeleteHsm",
+    "DeleteCluster",
+    "DescribeBackups",
+)
 
 _CLUSTER_FILTERS = ("clusterIds", "states", "vpcIds")
 _BACKUP_FILTERS = ("backupIds", "sourceBackupIds", "clusterIds", "states", "neverExpires")
@@ -125,6 +138,7 @@ class CloudHsmV2:
 
     # -- operations -------------------------------------------------------------------------
 
+    @serves("CreateCluster")
     async def create_cluster(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         cluster = self._control.create_cluster(
             Owner(caller.account_id, caller.region),
@@ -135,6 +149,7 @@ class CloudHsmV2:
         )
         return {"Cluster": self.cluster_view(cluster)}
 
+    @serves("DescribeClusters")
     async def describe_clusters(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         filters = self._filters(params, _CLUSTER_FILTERS)
         clusters = [
@@ -146,6 +161,7 @@ class CloudHsmV2:
         ]
         return self._page(caller, clusters, params, 25, self.cluster_view, "Clusters")
 
+    @serves("InitializeCluster")
     async def initialize_cluster(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         cluster = self._control.initialize_cluster(
             Owner(caller.account_id, caller.region),
@@ -158,6 +174,7 @@ class CloudHsmV2:
             "StateMessage": "Cluster is initializing.",
         }
 
+    @serves("CreateHsm")
     async def create_hsm(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         owner = Owner(caller.account_id, caller.region)
         hsm = self._control.create_hsm(
@@ -165,6 +182,7 @@ class CloudHsmV2:
         )
         return {"Hsm": self.hsm_view(hsm, hsm.state)}
 
+    @serves("DeleteHsm")
     async def delete_hsm(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         hsm_id = self._control.delete_hsm(
             Owner(caller.account_id, caller.region),
@@ -175,12 +193,14 @@ class CloudHsmV2:
         )
         return {"HsmId": hsm_id}
 
+    @serves("DeleteCluster")
     async def delete_cluster(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         cluster = self._control.delete_cluster(
             Owner(caller.account_id, caller.region), params["ClusterId"]
         )
         return {"Cluster": self.cluster_view(cluster)}
 
+    @serves("DescribeBackups")
     async def describe_backups(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         filters = self._filters(params, _BACKUP_FILTERS)
         backups = [

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.errors import ServiceError
-from kmscks.service.base import Caller
+from kmscks.registry import serves
 from kmscks.service.key_rules import PENDING_DELETION, alias_not_found, pending_deletion
 from kmscks.service.keyview import KeyInUse, KeyResolver
 from kmscks.store.keys import AliasRecord
@@ -51,6 +52,7 @@ class AliasOperations(KeyResolver):
                 f" {MAX_ALIASES_PER_KEY} aliases, the maximum allowed.",
             )
 
+    @serves("CreateAlias")
     async def create_alias(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["AliasName"]
         check_alias_name(name)
@@ -72,6 +74,7 @@ class AliasOperations(KeyResolver):
             )
         return {}
 
+    @serves("UpdateAlias")
     async def update_alias(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["AliasName"]
         check_alias_name(name)
@@ -87,6 +90,7 @@ class AliasOperations(KeyResolver):
                 raise alias_not_found(alias.arn)
         return {}
 
+    @serves("DeleteAlias")
     async def delete_alias(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["AliasName"]
         alias = self._tables.alias(caller.account_id, caller.region, name, self._clock())
@@ -94,6 +98,7 @@ class AliasOperations(KeyResolver):
             raise alias_not_found(self._alias_arn(caller, name))
         return {}
 
+    @serves("ListAliases")
     async def list_aliases(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         limit = min(params.get("Limit", DEFAULT_ALIAS_PAGE), MAX_ALIAS_PAGE)
         after_seq = self._after_seq(caller, params.get("Marker"), "aliases")

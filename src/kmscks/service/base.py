@@ -1,5 +1,5 @@
-"""What the custom key store operations share: the caller, their errors, and the service's
-dependencies with the helpers every operation uses.
+"""What the custom key store operations share: their errors, and the service's dependencies
+with the helpers every operation uses.
 
 service layer.
 """
@@ -9,24 +9,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.xks import OUTCOMES, Outcome, ProxySettings, XksConnector
 from kmscks.errors import ServiceError
-from kmscks.service.markers import MarkerCodec
+from kmscks.markers import MarkerCodec
+from kmscks.service.members import CREATE_COLUMNS, UPDATE_COLUMNS
 from kmscks.service.secrets import Sealer
 from kmscks.service.views import PUBLIC, VPC
 from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore
-
-
-class Caller(NamedTuple):
-    """Who calls: a NamedTuple, built once per request (a third of a frozen dataclass's cost)."""
-
-    account_id: str
-    region: str
 
 
 def new_store_id() -> str:
@@ -106,18 +101,10 @@ class ServiceBase:
             raise xks_error(result.outcome)
 
     def _unchanged(self, record: StoreRecord, member: str, value: Any) -> bool:
-        """Whether an Update member repeats the store's current value."""
-        current: dict[str, Any] = {
-            "NewCustomKeyStoreName": record.name,
-            "CloudHsmClusterId": record.cloudhsm_cluster_id,
-            "XksProxyUriEndpoint": record.xks_uri_endpoint,
-            "XksProxyUriPath": record.xks_uri_path,
-            "XksProxyConnectivity": record.xks_connectivity,
-            "XksProxyVpcEndpointServiceName": record.xks_vpc_service_name,
-            "XksProxyVpcEndpointServiceOwner": record.xks_vpc_service_owner,
-        }
-        if member in current:
-            return bool(current[member] == value)
+        """Whether a Create or Update member repeats the store's current value."""
+        column = UPDATE_COLUMNS.get(member) or CREATE_COLUMNS.get(member)
+        if column is not None:
+            return bool(getattr(record, column) == value)
         if member == "KeyStorePassword":
             sealed = record.key_store_password_sealed or ""
             return self._sealer.open(sealed, record.id, "key_store_password") == value

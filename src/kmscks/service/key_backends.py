@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from kmscks.caller import Caller
 from kmscks.connectors.xks_key_errors import XksKeyError
 from kmscks.connectors.xks_keys import ExternalKeyMetadata, RequestMetadata, XksKeyClient
 from kmscks.connectors.xks_transport import ProxySettings
-from kmscks.service.base import Caller
 from kmscks.store.records import StoreRecord
 
 
@@ -44,16 +44,6 @@ class ExternalKeys(Protocol):
         table."""
 
 
-def principal_arn(caller: Caller) -> str:
-    """The caller's ARN for the proxy's requestMetadata (the account root until the caller
-    carries its own principal)."""
-    return str(getattr(caller, "principal_arn", "") or f"arn:aws:iam::{caller.account_id}:root")
-
-
-def request_id(caller: Caller) -> str:
-    return str(getattr(caller, "request_id", ""))
-
-
 class ProxyExternalKeys:
     """ExternalKeys over the XKS key client, with the store's (unsealed) proxy settings."""
 
@@ -67,7 +57,7 @@ class ProxyExternalKeys:
         self, store: StoreRecord, xks_key_id: str, caller: Caller
     ) -> ExternalKeyMetadata:
         # CreateKey has no key ARN yet: kmsKeyArn is absent (contract §3.3).
-        meta = RequestMetadata(principal_arn(caller), "CreateKey", request_id(caller))
+        meta = RequestMetadata(caller.principal_arn, "CreateKey", caller.request_id)
         try:
             return await self._client.get_key_metadata(
                 self._proxy_settings(store), store.region, xks_key_id, meta

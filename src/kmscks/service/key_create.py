@@ -14,9 +14,10 @@ import logging
 import uuid
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.errors import ServiceError
+from kmscks.registry import serves
 from kmscks.service import key_rules
-from kmscks.service.base import Caller
 from kmscks.service.key_backends import CloudHsmBackingKeys, ExternalKeys
 from kmscks.service.key_rules import (
     AWS_CLOUDHSM,
@@ -92,6 +93,7 @@ class CreateKeyOperation(KeyResolver):
             raise store_not_connected(store)
         return store
 
+    @serves("CreateKey")
     async def create_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         origin = key_rules.check_create_combinations(params)
         if "Policy" in params:

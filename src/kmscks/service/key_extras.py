@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.errors import ServiceError
+from kmscks.registry import serves
 from kmscks.service import key_rules
-from kmscks.service.base import Caller
 from kmscks.service.key_create import MAX_TAGS_PER_KEY
 from kmscks.service.key_rules import AWS_KMS, PENDING_DELETION, pending_deletion
 from kmscks.service.keyview import KeyInUse, KeyResolver
@@ -45,11 +46,13 @@ class KeyExtrasOperations(KeyResolver):
                 "NotFoundException", f"Key policy {name} does not exist for {found.key.arn}"
             )
 
+    @serves("GetKeyPolicy")
     async def get_key_policy(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self.resolve(caller, params["KeyId"], aliases=False)
         self._check_policy_name(found, params)
         return {"Policy": found.key.policy, "PolicyName": POLICY_NAME}
 
+    @serves("PutKeyPolicy")
     async def put_key_policy(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self.resolve(caller, params["KeyId"], aliases=False)
         self._check_policy_name(found, params)
@@ -59,6 +62,7 @@ class KeyExtrasOperations(KeyResolver):
 
     # -- tags ------------------------------------------------------------------------------------
 
+    @serves("ListResourceTags")
     async def list_resource_tags(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self.resolve(caller, params["KeyId"], aliases=False)
         limit = params.get("Limit", DEFAULT_TAG_PAGE)
@@ -73,6 +77,7 @@ class KeyExtrasOperations(KeyResolver):
             result["NextMarker"] = self._next_marker(caller, start + limit, f"tags|{found.key.id}")
         return result
 
+    @serves("TagResource")
     async def tag_resource(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._changeable(caller, params["KeyId"])
         tags = key_rules.check_tags(params["Tags"])
@@ -87,11 +92,13 @@ class KeyExtrasOperations(KeyResolver):
             self._tables.put_tags(found.key.id, tags)
         return {}
 
+    @serves("UntagResource")
     async def untag_resource(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._changeable(caller, params["KeyId"])
         self._tables.remove_tags(found.key.id, params["TagKeys"])
         return {}
 
+    @serves("UpdateKeyDescription")
     async def update_key_description(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -112,6 +119,7 @@ class KeyExtrasOperations(KeyResolver):
     def _not_in_cks(found: KeyInUse, operation: str, why: str) -> ServiceError:
         return key_rules.unsupported(f"{operation} is not supported for {found.key.arn}: {why}")
 
+    @serves("GetKeyRotationStatus")
     async def get_key_rotation_status(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -119,18 +127,22 @@ class KeyExtrasOperations(KeyResolver):
         # cks never rotates key material, so rotation is off for every AWS_KMS key.
         return {"KeyRotationEnabled": False, "KeyId": found.key.arn}
 
+    @serves("EnableKeyRotation")
     async def enable_key_rotation(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "EnableKeyRotation", "cks does not rotate key material.")
 
+    @serves("DisableKeyRotation")
     async def disable_key_rotation(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "DisableKeyRotation", "cks does not rotate key material.")
 
+    @serves("RotateKeyOnDemand")
     async def rotate_key_on_demand(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "RotateKeyOnDemand", "cks does not rotate key material.")
 
+    @serves("ListKeyRotations")
     async def list_key_rotations(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "ListKeyRotations", "cks does not rotate key material.")
@@ -140,14 +152,17 @@ class KeyExtrasOperations(KeyResolver):
     def _not_external(self, caller: Caller, key_id: str) -> dict[str, Any]:
         raise key_rules.origin_not_valid(self.resolve(caller, key_id).key)
 
+    @serves("GetParametersForImport")
     async def get_parameters_for_import(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
         return self._not_external(caller, params["KeyId"])
 
+    @serves("ImportKeyMaterial")
     async def import_key_material(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._not_external(caller, params["KeyId"])
 
+    @serves("DeleteImportedKeyMaterial")
     async def delete_imported_key_material(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -155,12 +170,14 @@ class KeyExtrasOperations(KeyResolver):
 
     # -- key pairs and multi-Region keys ---------------------------------------------------------
 
+    @serves("GenerateDataKeyPair")
     async def generate_data_key_pair(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "GenerateDataKeyPair", "cks does not make data key pairs.")
 
+    @serves("GenerateDataKeyPairWithoutPlaintext")
     async def generate_data_key_pair_without_plaintext(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -169,10 +186,12 @@ class KeyExtrasOperations(KeyResolver):
             found, "GenerateDataKeyPairWithoutPlaintext", "cks does not make data key pairs."
         )
 
+    @serves("ReplicateKey")
     async def replicate_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "ReplicateKey", "it is not a multi-Region key.")
 
+    @serves("UpdatePrimaryRegion")
     async def update_primary_region(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self._refused(caller, params["KeyId"])
         raise self._not_in_cks(found, "UpdatePrimaryRegion", "it is not a multi-Region key.")

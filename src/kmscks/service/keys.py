@@ -2,8 +2,8 @@
 CancelKeyDeletion; KeyService gathers every key operation (CreateKey in key_create.py, aliases
 in aliases.py, policy, tags, description and the refused operations in key_extras.py).
 
-service layer. One coroutine per operation, named after it in snake case. State changes are
-single conditional updates (`... WHERE seq = ? AND deletion_date IS NULL`); when one does not
+service layer. One @serves coroutine per operation. State changes are single conditional
+updates of the store (only a key with no scheduled deletion changes state); when one does not
 apply, the key is read again and the answer follows what changed it. Must not import kmscks.api.
 """
 
@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.errors import ServiceError
+from kmscks.markers import MarkerCodec
+from kmscks.registry import serves
 from kmscks.service.aliases import AliasOperations
-from kmscks.service.base import Caller
 from kmscks.service.key_backends import CloudHsmBackingKeys, ExternalKeys
 from kmscks.service.key_create import CreateKeyOperation
 from kmscks.service.key_extras import KeyExtrasOperations
@@ -29,7 +31,6 @@ from kmscks.service.key_rules import (
     pending_deletion,
 )
 from kmscks.service.keyview import KeyInUse
-from kmscks.service.markers import MarkerCodec
 from kmscks.service.secrets import Sealer
 from kmscks.store.sql import SqlStore
 
@@ -59,10 +60,12 @@ class KeyService(CreateKeyOperation, AliasOperations, KeyExtrasOperations):
 
     # -- DescribeKey / ListKeys ----------------------------------------------------------------
 
+    @serves("DescribeKey")
     async def describe_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self.resolve(caller, params["KeyId"])
         return {"KeyMetadata": key_metadata(found.key, found.store, found.state)}
 
+    @serves("ListKeys")
     async def list_keys(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         limit = params.get("Limit", 100)
         after_seq = self._after_seq(caller, params.get("Marker"), "keys")
@@ -85,10 +88,12 @@ class KeyService(CreateKeyOperation, AliasOperations, KeyExtrasOperations):
 
     # -- EnableKey / DisableKey ----------------------------------------------------------------
 
+    @serves("EnableKey")
     async def enable_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self._request_state(caller, params["KeyId"], ENABLED)
         return {}
 
+    @serves("DisableKey")
     async def disable_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self._request_state(caller, params["KeyId"], DISABLED)
         return {}
@@ -103,6 +108,7 @@ class KeyService(CreateKeyOperation, AliasOperations, KeyExtrasOperations):
 
     # -- ScheduleKeyDeletion / CancelKeyDeletion -------------------------------------------------
 
+    @serves("ScheduleKeyDeletion")
     async def schedule_key_deletion(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         days = params.get("PendingWindowInDays", MAX_WINDOW_DAYS)
         if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
@@ -125,6 +131,7 @@ class KeyService(CreateKeyOperation, AliasOperations, KeyExtrasOperations):
             "PendingWindowInDays": days,
         }
 
+    @serves("CancelKeyDeletion")
     async def cancel_key_deletion(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = self.resolve(caller, params["KeyId"], aliases=False)
         if found.state != PENDING_DELETION:

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.errors import ServiceError
-from kmscks.service.base import Caller
+from kmscks.markers import BadMarker, MarkerCodec
 from kmscks.service.key_rules import (
     KEY_ID,
     alias_not_found,
@@ -26,7 +27,6 @@ from kmscks.service.key_rules import (
     key_not_found,
     key_state,
 )
-from kmscks.service.markers import BadMarker, MarkerCodec
 from kmscks.service.secrets import Sealer
 from kmscks.store.keys import KeyRecord, KeyTables
 from kmscks.store.records import StoreRecord

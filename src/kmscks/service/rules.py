@@ -100,24 +100,15 @@ def name_in_use(name: str) -> ServiceError:
 
 def check_name(tx: Transaction, account_id: str, region: str, name: str, seq: int | None) -> None:
     # Names are compared exactly (case-sensitive): docs/decisions.md.
-    taken = tx.find(
-        "account_id = ? AND region = ? AND name = ? AND seq <> ?",
-        (account_id, region, name, seq or 0),
-    )
-    if taken:
+    if tx.name_taken(account_id, region, name, seq or 0):
         raise name_in_use(name)
 
 
 def check_xks_uniqueness(tx: Transaction, record: StoreRecord) -> None:
     """Rules 22-25 of the contract, for `record` as it would be saved."""
     seq = record.seq or 0
-    endpoint = (record.xks_uri_endpoint or "").lower()
-    same_uri = tx.find(
-        "account_id = ? AND region = ? AND lower(xks_uri_endpoint) = ? AND xks_uri_path = ?"
-        " AND seq <> ?",
-        (record.account_id, record.region, endpoint, record.xks_uri_path, seq),
-    )
-    if same_uri:
+    endpoint = record.xks_uri_endpoint or ""
+    if tx.proxy_uri_taken(record.account_id, record.region, endpoint, record.xks_uri_path, seq):
         raise ServiceError(
             "XksProxyUriInUseException",
             "The request was rejected because the concatenation of the XksProxyUriEndpoint and"
@@ -126,16 +117,9 @@ def check_xks_uniqueness(tx: Transaction, record: StoreRecord) -> None:
         )
     # A public endpoint may not be a VPC store's endpoint, in any account of the Region, and a
     # VPC store's private DNS name is its own (rules 23 and 24).
-    if record.xks_connectivity == VPC:
-        clash = tx.find(
-            "region = ? AND lower(xks_uri_endpoint) = ? AND seq <> ?",
-            (record.region, endpoint, seq),
-        )
-    else:
-        clash = tx.find(
-            "region = ? AND lower(xks_uri_endpoint) = ? AND xks_connectivity = ? AND seq <> ?",
-            (record.region, endpoint, VPC, seq),
-        )
+    clash = tx.proxy_endpoint_taken(
+        record.region, endpoint, seq, None if record.xks_connectivity == VPC else VPC
+    )
     if clash:
         raise ServiceError(
             "XksProxyUriEndpointInUseException",
@@ -143,17 +127,14 @@ def check_xks_uniqueness(tx: Transaction, record: StoreRecord) -> None:
             " another external key store in this Region. Each external key store with VPC"
             " endpoint service connectivity must have its own private DNS name.",
         )
-    if record.xks_connectivity == VPC:
-        same_service = tx.find(
-            "region = ? AND xks_vpc_service_name = ? AND seq <> ?",
-            (record.region, record.xks_vpc_service_name, seq),
+    if record.xks_connectivity == VPC and tx.vpc_service_taken(
+        record.region, record.xks_vpc_service_name, seq
+    ):
+        raise ServiceError(
+            "XksProxyVpcEndpointServiceInUseException",
+            "The request was rejected because the VPC endpoint service is already associated"
+            " with another external key store in this Region.",
         )
-        if same_service:
-            raise ServiceError(
-                "XksProxyVpcEndpointServiceInUseException",
-                "The request was rejected because the VPC endpoint service is already associated"
-                " with another external key store in this Region.",
-            )
 
 
 def check_all(tx: Transaction, record: StoreRecord, quota: int | None) -> None:
@@ -167,16 +148,12 @@ def check_all(tx: Transaction, record: StoreRecord, quota: int | None) -> None:
 
 def check_cluster_in_use(tx: Transaction, record: StoreRecord, related_clusters: list[str]) -> None:
     """One CloudHSM store per cluster, or per clusters sharing a backup history (rule 12)."""
-    if not related_clusters:
-        return
-    marks = ", ".join("?" for _ in related_clusters)
-    in_use = tx.find(
-        f"account_id = ? AND region = ? AND cloudhsm_cluster_id IN ({marks}) AND seq <> ?",
-        (record.account_id, record.region, *related_clusters, record.seq or 0),
+    in_use = tx.store_on_clusters(
+        record.account_id, record.region, related_clusters, record.seq or 0
     )
-    if in_use:
+    if in_use is not None:
         raise ServiceError(
             "CloudHsmClusterInUseException",
             f"The CloudHSM cluster {record.cloudhsm_cluster_id}, or a cluster that shares its"
-            f" backup history, is already associated with custom key store {in_use[0].id}.",
+            f" backup history, is already associated with custom key store {in_use.id}.",
         )

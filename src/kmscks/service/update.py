@@ -1,7 +1,7 @@
 """UpdateCustomKeyStore: the state rules per member, the connectivity switch, the checks
 with the new values, and the conditional write.
 
-service layer. A part of KeyStoreService (kmscks.service.operations).
+service layer. A part of KeyStoreService (kmscks.service.custom_key_stores).
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.errors import ServiceError
+from kmscks.registry import serves
 from kmscks.service import rules, states
-from kmscks.service.base import Caller, ServiceBase, invalid_state, not_found
+from kmscks.service.base import ServiceBase, invalid_state, not_found
+from kmscks.service.members import UPDATE_COLUMNS
 from kmscks.service.states import State
 from kmscks.service.views import EXTERNAL, VPC
-from kmscks.store.records import StoreRecord
+from kmscks.store.records import WRITABLE_COLUMNS, StoreRecord
 from kmscks.store.sql import NameConflict
 
 _UPDATE_ATTEMPTS = 3
@@ -23,6 +26,7 @@ _UPDATE_ATTEMPTS = 3
 class UpdateOperation(ServiceBase):
     """UpdateCustomKeyStore, as a part of KeyStoreService."""
 
+    @serves("UpdateCustomKeyStore")
     async def update_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -45,16 +49,12 @@ class UpdateOperation(ServiceBase):
                 raise invalid_state(record, f"change {member}")
 
     def _apply_xks_changes(
-        self, caller: Caller, record: StoreRecord, changes: dict[str, Any]
-    ) -> StoreRecord:
-        """The store as it would be after the update, with the connectivity switch rules."""
-        updated = dataclasses.replace(record)
-        connectivity = changes.get("XksProxyConnectivity", record.xks_connectivity)
+        self, caller: Caller, record: StoreRecord, updated: StoreRecord, changes: dict[str, Any]
+    ) -> None:
+        """The connectivity switch rules, and the proxy credential, on the updated store."""
+        connectivity = updated.xks_connectivity
         switching = connectivity != record.xks_connectivity
-        endpoint_changes = changes.get("XksProxyUriEndpoint", record.xks_uri_endpoint) != (
-            record.xks_uri_endpoint
-        )
-        if switching and not endpoint_changes:
+        if switching and updated.xks_uri_endpoint == record.xks_uri_endpoint:
             raise rules.invalid(
                 f"Changing XksProxyConnectivity to {connectivity} also requires a new"
                 " XksProxyUriEndpoint."
@@ -65,13 +65,8 @@ class UpdateOperation(ServiceBase):
                     "Changing XksProxyConnectivity to VPC_ENDPOINT_SERVICE requires"
                     " XksProxyVpcEndpointServiceName."
                 )
-            updated.xks_vpc_service_name = changes.get(
-                "XksProxyVpcEndpointServiceName", record.xks_vpc_service_name
-            )
-            default_owner = record.xks_vpc_service_owner if not switching else caller.account_id
-            updated.xks_vpc_service_owner = changes.get(
-                "XksProxyVpcEndpointServiceOwner", default_owner
-            )
+            if switching and "XksProxyVpcEndpointServiceOwner" not in changes:
+                updated.xks_vpc_service_owner = caller.account_id
         else:
             vpc_members = [name for name in rules.VPC_ONLY_MEMBERS if name in changes]
             if vpc_members:
@@ -83,16 +78,12 @@ class UpdateOperation(ServiceBase):
             # §2.3: "" cannot pass the model's minimum length).
             updated.xks_vpc_service_name = None
             updated.xks_vpc_service_owner = None
-        updated.xks_connectivity = connectivity
-        updated.xks_uri_endpoint = changes.get("XksProxyUriEndpoint", record.xks_uri_endpoint)
-        updated.xks_uri_path = changes.get("XksProxyUriPath", record.xks_uri_path)
         credential = changes.get("XksProxyAuthenticationCredential")
         if credential is not None:
             updated.xks_access_key_id = credential["AccessKeyId"]
             updated.xks_secret_sealed = self._sealer.seal(
                 credential["RawSecretAccessKey"], record.id, "xks_secret"
             )
-        return updated
 
     async def _try_update(self, caller: Caller, params: dict[str, Any]) -> bool:
         record = self._require(caller, params["CustomKeyStoreId"])
@@ -101,21 +92,24 @@ class UpdateOperation(ServiceBase):
             return True
         rules.check_update_members(record, changes)
         self._check_update_state(record, changes)
+        updated = dataclasses.replace(record)
+        for member, column in UPDATE_COLUMNS.items():
+            if member in changes:
+                setattr(updated, column, changes[member])
         if record.store_type == EXTERNAL:
-            updated = self._apply_xks_changes(caller, record, changes)
+            self._apply_xks_changes(caller, record, updated, changes)
         else:
-            updated = dataclasses.replace(record)
-            new_cluster = changes.get("CloudHsmClusterId")
-            if new_cluster is not None and new_cluster != record.cloudhsm_cluster_id:
+            if updated.cloudhsm_cluster_id != record.cloudhsm_cluster_id:
                 self._clusters.check_update(
-                    caller.account_id, caller.region, record.cloudhsm_cluster_id or "", new_cluster
+                    caller.account_id,
+                    caller.region,
+                    record.cloudhsm_cluster_id or "",
+                    updated.cloudhsm_cluster_id or "",
                 )
-                updated.cloudhsm_cluster_id = new_cluster
             if "KeyStorePassword" in changes:
                 updated.key_store_password_sealed = self._sealer.seal(
                     changes["KeyStorePassword"], record.id, "key_store_password"
                 )
-        updated.name = changes.get("NewCustomKeyStoreName", record.name)
         proxy_changed = record.store_type == EXTERNAL and any(
             name in changes and not self._unchanged(record, name, changes[name])
             for name in rules.XKS_MEMBERS
@@ -126,20 +120,10 @@ class UpdateOperation(ServiceBase):
             await self._test_proxy(
                 self.proxy_settings(updated), caller.region, "UpdateCustomKeyStore"
             )
+        # Only members and secrets were changed above; the rest of the row is as read.
         column_changes = {
             name: getattr(updated, name)
-            for name in (
-                "name",
-                "cloudhsm_cluster_id",
-                "key_store_password_sealed",
-                "xks_connectivity",
-                "xks_access_key_id",
-                "xks_secret_sealed",
-                "xks_uri_endpoint",
-                "xks_uri_path",
-                "xks_vpc_service_name",
-                "xks_vpc_service_owner",
-            )
+            for name in WRITABLE_COLUMNS
             if getattr(updated, name) != getattr(record, name)
         }
         try:

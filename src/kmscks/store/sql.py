@@ -263,9 +263,67 @@ class Transaction:
         ).fetchone()
         return int(row[0])
 
-    def find(self, where: str, params: Sequence[Any]) -> list[StoreRecord]:
-        """Stores matching a condition written with `?` placeholders (for rule checks)."""
-        return self._store._fetch_all(f"{_SELECT} WHERE {where}", params)
+    # The uniqueness rules' queries (service/rules.py). `seq` is the store being saved, which
+    # never clashes with itself (0 for a new one).
+
+    def _first(self, where: str, params: Sequence[Any]) -> StoreRecord | None:
+        return self._store._fetch_one(f"{_SELECT} WHERE {where} LIMIT 1", params)
+
+    def name_taken(self, account_id: str, region: str, name: str, seq: int) -> bool:
+        """Whether another store of the account and Region has this exact (case-sensitive) name."""
+        return (
+            self._first(
+                "account_id = ? AND region = ? AND name = ? AND seq <> ?",
+                (account_id, region, name, seq),
+            )
+            is not None
+        )
+
+    def proxy_uri_taken(
+        self, account_id: str, region: str, endpoint: str, path: str | None, seq: int
+    ) -> bool:
+        """Whether another store of the account and Region has this endpoint (any case) and path."""
+        return (
+            self._first(
+                "account_id = ? AND region = ? AND lower(xks_uri_endpoint) = ?"
+                " AND xks_uri_path = ? AND seq <> ?",
+                (account_id, region, endpoint.lower(), path, seq),
+            )
+            is not None
+        )
+
+    def proxy_endpoint_taken(
+        self, region: str, endpoint: str, seq: int, connectivity: str | None = None
+    ) -> bool:
+        """Whether another store of the Region, in any account, has this endpoint (any case);
+        with `connectivity`, only stores of that connectivity count."""
+        where = "region = ? AND lower(xks_uri_endpoint) = ? AND seq <> ?"
+        params: list[Any] = [region, endpoint.lower(), seq]
+        if connectivity is not None:
+            where += " AND xks_connectivity = ?"
+            params.append(connectivity)
+        return self._first(where, params) is not None
+
+    def vpc_service_taken(self, region: str, service_name: str | None, seq: int) -> bool:
+        """Whether another store of the Region, in any account, uses this VPC endpoint service."""
+        return (
+            self._first(
+                "region = ? AND xks_vpc_service_name = ? AND seq <> ?", (region, service_name, seq)
+            )
+            is not None
+        )
+
+    def store_on_clusters(
+        self, account_id: str, region: str, cluster_ids: Sequence[str], seq: int
+    ) -> StoreRecord | None:
+        """Another store of the account and Region associated with one of these clusters."""
+        if not cluster_ids:
+            return None
+        marks = ", ".join("?" for _ in cluster_ids)
+        return self._first(
+            f"account_id = ? AND region = ? AND cloudhsm_cluster_id IN ({marks}) AND seq <> ?",
+            (account_id, region, *cluster_ids, seq),
+        )
 
     def insert(self, record: StoreRecord) -> int:
         values = [getattr(record, name) for name in WRITABLE_COLUMNS]

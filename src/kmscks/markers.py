@@ -1,9 +1,9 @@
-"""Opaque, tamper-proof pagination markers for DescribeCustomKeyStores.
+"""Opaque, tamper-proof pagination markers (DescribeCustomKeyStores, CloudHSM NextTokens).
 
-service layer. A marker names the position after which the next page starts (the last store's
-creation sequence number) and carries an HMAC over that position, the account and the region,
-so a forged, garbled or another account's marker is refused. Markers of one walk strictly
-increase, so a walk never sees the same marker twice.
+bottom layer (beside errors.py): imports nothing of kmscks. A marker names the position after
+which the next page starts (a creation sequence number) and carries an HMAC over that position,
+the account and the region, so a forged, garbled or another account's marker is refused.
+Markers of one walk strictly increase, so a walk never sees the same marker twice.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The six custom key store operations.
 
-service layer. One coroutine per operation, named after it in snake case (the api layer finds
-them by that name). Each takes the caller (account and region) and the validated request
-members (wire names), and returns the response members or raises a ServiceError.
+service layer. One coroutine per operation, registered with @serves (kmscks.registry) and
+declared in kmscks.service.served. Each takes the caller and the validated request members
+(wire names), and returns the response members or raises a ServiceError.
 
 UpdateCustomKeyStore lives in update.py, and what the operations share in base.py.
 
@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.connectors.xks import OUTCOMES, Outcome
 from kmscks.errors import ServiceError
+from kmscks.markers import BadMarker
+from kmscks.registry import serves
 from kmscks.service import rules, states
-from kmscks.service.base import Caller, invalid_state, new_store_id, not_found
-from kmscks.service.markers import BadMarker
+from kmscks.service.base import invalid_state, new_store_id, not_found
+from kmscks.service.members import CREATE_COLUMNS
 from kmscks.service.states import State
 from kmscks.service.transitions import TransitionResult
 from kmscks.service.update import UpdateOperation
@@ -52,6 +55,7 @@ class KeyStoreService(UpdateOperation):
 
     # -- CreateCustomKeyStore ----------------------------------------------------------------
 
+    @serves("CreateCustomKeyStore")
     async def create_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -81,25 +85,19 @@ class KeyStoreService(UpdateOperation):
             related_clusters = self._clusters.related_cluster_ids(
                 caller.account_id, caller.region, params["CloudHsmClusterId"]
             )
-            record.cloudhsm_cluster_id = params["CloudHsmClusterId"]
-            record.trust_anchor_certificate = params["TrustAnchorCertificate"]
+            _set_columns(record, params)
             record.key_store_password_sealed = self._sealer.seal(
                 params["KeyStorePassword"], record.id, "key_store_password"
             )
         else:
             credential = params["XksProxyAuthenticationCredential"]
-            record.xks_connectivity = params["XksProxyConnectivity"]
-            record.xks_uri_endpoint = params["XksProxyUriEndpoint"]
-            record.xks_uri_path = params["XksProxyUriPath"]
+            _set_columns(record, params)
             record.xks_access_key_id = credential["AccessKeyId"]
             record.xks_secret_sealed = self._sealer.seal(
                 credential["RawSecretAccessKey"], record.id, "xks_secret"
             )
-            if record.xks_connectivity == VPC:
-                record.xks_vpc_service_name = params["XksProxyVpcEndpointServiceName"]
-                record.xks_vpc_service_owner = params.get(
-                    "XksProxyVpcEndpointServiceOwner", caller.account_id
-                )
+            if record.xks_connectivity == VPC and record.xks_vpc_service_owner is None:
+                record.xks_vpc_service_owner = caller.account_id
             # Cheap local rules first, so a request bound to fail never reaches the proxy.
             with self._store.mutation(caller.region) as tx:
                 rules.check_all(tx, record, self._config.custom_key_store_quota)
@@ -117,15 +115,17 @@ class KeyStoreService(UpdateOperation):
             if (
                 found.store_type == CLOUDHSM
                 and found.connection_state == State.DISCONNECTED
-                and found.cloudhsm_cluster_id == params["CloudHsmClusterId"]
-                and found.trust_anchor_certificate == params["TrustAnchorCertificate"]
-                and self._unchanged(found, "KeyStorePassword", params["KeyStorePassword"])
+                and all(
+                    self._unchanged(found, member, params[member])
+                    for member in rules.CLOUDHSM_MEMBERS
+                )
             ):
                 return found
         return None
 
     # -- DescribeCustomKeyStores -------------------------------------------------------------
 
+    @serves("DescribeCustomKeyStores")
     async def describe_custom_key_stores(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -163,11 +163,13 @@ class KeyStoreService(UpdateOperation):
 
     # -- Connect / Disconnect ----------------------------------------------------------------
 
+    @serves("ConnectCustomKeyStore")
     async def connect_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
         return self._start_transition(caller, params["CustomKeyStoreId"], states.CONNECT, "connect")
 
+    @serves("DisconnectCustomKeyStore")
     async def disconnect_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -233,6 +235,7 @@ class KeyStoreService(UpdateOperation):
 
     # -- DeleteCustomKeyStore ----------------------------------------------------------------
 
+    @serves("DeleteCustomKeyStore")
     async def delete_custom_key_store(
         self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -252,3 +255,11 @@ class KeyStoreService(UpdateOperation):
                     raise not_found(record.id)
                 raise invalid_state(current, "be deleted")
         return {}
+
+
+def _set_columns(record: StoreRecord, params: dict[str, Any]) -> None:
+    """Store the Create members that are kept as given (the business rules checked which
+    members this store type may have)."""
+    for member, column in CREATE_COLUMNS.items():
+        if member in params:
+            setattr(record, column, params[member])
