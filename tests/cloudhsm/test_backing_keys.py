@@ -217,7 +217,7 @@ def test_session_exhaustion(open_db: OpenDb) -> None:
         code, message = raised(call)
         assert code == "KMSInternalException"
         assert message == (
-            f"The CloudHSM cluster {cluster_id} has no free PKCS#11 session for KMS."
+            f"The CloudHSM cluster {cluster_id} has no free PKCS#11 sessions for KMS."
             " Retry the request."
         )
     outcome = rig.kms.delete_backing_key(ACCOUNT, REGION, cluster_id, arn)
