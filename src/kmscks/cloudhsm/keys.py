@@ -177,8 +177,8 @@ class ClusterKeys:
         """(iv, tag, ciphertext) of AES-256-GCM with the key labelled `label`."""
         key = self._live(cluster, label)
         iv = cluster_rng(IV_BYTES)
-        sealed = self._aead(key, label).encrypt(iv, plaintext, aad or None)
-        return iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES]
+        ciphertext_and_tag = self._aead(key, label).encrypt(iv, plaintext, aad or None)
+        return iv, ciphertext_and_tag[-TAG_BYTES:], ciphertext_and_tag[:-TAG_BYTES]
 
     def decrypt(
         self,
