@@ -217,7 +217,7 @@ def test_session_exhaustion(open_db: OpenDb) -> None:
         code, message = raised(call)
         assert code == "KMSInternalException"
         assert message == (
-            f"The CloudHSM cluster {cluster_id} has no free PKCS#11 session for KMS."
+            f"The CloudHSM cluster {cluster_id} has no free PKCS#11 sessions for KMS."
             " Retry the request."
         )
     outcome = rig.kms.delete_backing_key(ACCOUNT, REGION, cluster_id, arn)
@@ -249,6 +249,11 @@ def test_delete_backing_key_is_best_effort_and_says_what_happened(open_db: OpenD
     # The label is free again; a new key under it is new material with a new handle.
     rig.kms.create_backing_key(ACCOUNT, REGION, cluster_id, arn)
     assert rig.cluster_keys.list_keys(cluster_id)[0].key_handle == handle + 1
+    # While it lives, the label is taken.
+    assert raised(rig.kms.create_backing_key, ACCOUNT, REGION, cluster_id, arn) == (
+        "KMSInternalException",
+        f"The CloudHSM cluster {cluster_id} already holds a key labelled {arn}.",
+    )
 
 
 def test_a_key_deleted_by_another_process_fails_at_once(open_db: OpenDb) -> None:

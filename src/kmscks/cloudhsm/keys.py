@@ -6,9 +6,9 @@ cloudhsm layer. Failures are HsmFailure with a kind (the outcome inside the clus
 answers for each kind is the connector's business (connectors/cloudhsm_keys.py). Must not
 import the api, service operations or connectors.
 
-The database is the source of truth on every call (one small row read each for the cluster,
-its HSMs and the key), so a key deleted or a network blocked by another server process takes
-effect at once. Only the unsealed AES-GCM objects are cached, by key row: a row is never
+The database is the source of truth on every call (one statement reads the cluster, its HSMs
+and the key), so a key deleted or a network blocked by another server process takes effect at
+once. Only the unsealed AES-GCM objects are cached, by key row: a row is never
 reused, and it is looked up before its cached object is used.
 """
 
@@ -81,35 +81,41 @@ class ClusterKeys:
 
     # -- the cluster as KMS reaches it ------------------------------------------------------
 
-    def _access(self, cluster: Cluster) -> ClusterAccess | None:
-        return self._tables.cluster_access(
-            cluster.owner.account_id, cluster.owner.region, cluster.cluster_id
+    def _read(
+        self, cluster: Cluster, label: str | None = None
+    ) -> tuple[ClusterAccess | None, set[str], LiveKey | None]:
+        """The cluster's access columns, the zones of its active HSMs (none if the cluster is
+        gone) and the live key labelled `label`: one database statement."""
+        access, hsms, key = self._tables.cluster_access(
+            cluster.owner.account_id, cluster.owner.region, cluster.cluster_id, label
         )
-
-    def active_zones(self, cluster: Cluster, access: ClusterAccess | None = None) -> set[str]:
-        """The Availability Zones of the cluster's active HSMs (none if it is gone)."""
-        access = access or self._access(cluster)
         if access is None:
-            return set()
+            return None, set(), None
         now = self._control.now()
         delay = self._control.settings.transition_ms / 1000
         state = lifecycle.cluster_state(
             access.state, access.state_since, access.restored, now, delay
         )
         if state == lifecycle.DELETED:
-            return set()
-        return {
+            return access, set(), key
+        zones = {
             zone
-            for zone, stored, since in self._tables.hsm_states(cluster.cluster_id)
+            for zone, stored, since in hsms
             if lifecycle.hsm_state(stored, since, now, delay) == lifecycle.ACTIVE
         }
+        return access, zones, key
 
-    def _session(self, cluster: Cluster) -> None:
-        """A PKCS#11 session logged in as kmsuser, or the reason there is none."""
-        access = self._access(cluster)
+    def active_zones(self, cluster: Cluster) -> set[str]:
+        """The Availability Zones of the cluster's active HSMs (none if it is gone)."""
+        return self._read(cluster)[1]
+
+    def _session(self, cluster: Cluster, label: str | None = None) -> LiveKey | None:
+        """A PKCS#11 session logged in as kmsuser, or the reason there is none; and the live
+        key labelled `label`, if there is one."""
+        access, zones, key = self._read(cluster, label)
         if access is None:
             raise HsmFailure(UNREACHABLE, f"the cluster {cluster.cluster_id} does not exist")
-        if not self.active_zones(cluster, access):
+        if not zones:
             raise HsmFailure(UNREACHABLE, f"the cluster {cluster.cluster_id} has no active HSM")
         if not access.network_ok or not access.security_group_ok:
             raise HsmFailure(UNREACHABLE, f"the network to {cluster.cluster_id} is blocked")
@@ -117,9 +123,10 @@ class ClusterKeys:
             raise HsmFailure(NO_USER, f"the cluster {cluster.cluster_id} has no kmsuser")
         if access.sessions_exhausted:
             raise HsmFailure(NO_SESSION, f"the cluster {cluster.cluster_id} has no free session")
+        return key
 
     def _live(self, cluster: Cluster, label: str) -> LiveKey:
-        key = self._tables.live_key(cluster.cluster_id, label)
+        key = self._session(cluster, label)
         if key is None:
             raise HsmFailure(KEY_NOT_FOUND, f"no key labelled {label} in {cluster.cluster_id}")
         return key
@@ -168,11 +175,10 @@ class ClusterKeys:
         self, cluster: Cluster, label: str, plaintext: bytes, aad: bytes | None
     ) -> tuple[bytes, bytes, bytes]:
         """(iv, tag, ciphertext) of AES-256-GCM with the key labelled `label`."""
-        self._session(cluster)
         key = self._live(cluster, label)
         iv = cluster_rng(IV_BYTES)
-        sealed = self._aead(key, label).encrypt(iv, plaintext, aad or None)
-        return iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES]
+        ciphertext_and_tag = self._aead(key, label).encrypt(iv, plaintext, aad or None)
+        return iv, ciphertext_and_tag[-TAG_BYTES:], ciphertext_and_tag[:-TAG_BYTES]
 
     def decrypt(
         self,
@@ -183,7 +189,6 @@ class ClusterKeys:
         ciphertext: bytes,
         aad: bytes | None,
     ) -> bytes:
-        self._session(cluster)
         key = self._live(cluster, label)
         if len(iv) != IV_BYTES or len(tag) != TAG_BYTES:
             raise HsmFailure(TAG_MISMATCH, "the IV or tag has the wrong length")
@@ -198,7 +203,6 @@ class ClusterKeys:
 
     def delete_key(self, cluster: Cluster, label: str) -> int:
         """Delete the key labelled `label` as its owner; its handle."""
-        self._session(cluster)
         key = self._live(cluster, label)
         if not self._tables.delete_key(key.seq, self._control.now()):
             raise HsmFailure(KEY_NOT_FOUND, f"the key labelled {label} was deleted meanwhile")

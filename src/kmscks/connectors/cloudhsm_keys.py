@@ -23,7 +23,8 @@ Message = Callable[[str, "str | None"], str]  # (cluster id, key ARN) -> message
 
 def _no_session(cluster_id: str, key_arn: str | None) -> str:
     return (
-        f"The CloudHSM cluster {cluster_id} has no free PKCS#11 session for KMS. Retry the request."
+        f"The CloudHSM cluster {cluster_id} has no free PKCS#11 sessions for KMS."
+        " Retry the request."
     )
 
 

@@ -202,32 +202,43 @@ class ClusterTables:
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def cluster_access(self, account_id: str, region: str, cluster_id: str) -> ClusterAccess | None:
-        row = self._store._execute(
-            "SELECT state, state_since, source_backup_id IS NOT NULL, network_ok,"
-            " security_group_ok, kmsuser_hash IS NOT NULL, sessions_exhausted"
-            " FROM cloudhsm_clusters WHERE cluster_id = ? AND account_id = ? AND region = ?",
-            (cluster_id, account_id, region),
-        ).fetchone()
-        if row is None:
-            return None
-        return ClusterAccess(
-            row[0],
-            float(row[1]),
-            bool(row[2]),
-            bool(row[3]),
-            bool(row[4]),
-            bool(row[5]),
-            bool(row[6]),
-        )
-
-    def hsm_states(self, cluster_id: str) -> list[tuple[str, str, float]]:
-        """(availability zone, stored state, since) of each HSM row of a cluster."""
+    def cluster_access(
+        self, account_id: str, region: str, cluster_id: str, label: str | None = None
+    ) -> tuple[ClusterAccess | None, list[tuple[str, str, float]], LiveKey | None]:
+        """What decides whether KMS can use a cluster and the key labelled `label` in it, in
+        one statement (one round trip on PostgreSQL, on every cryptographic call): the
+        cluster's access columns (None if there is no such cluster), (zone, stored state,
+        since) of each HSM row, and the live key with that label."""
         rows = self._store._execute(
-            "SELECT availability_zone, state, state_since FROM cloudhsm_hsms WHERE cluster_id = ?",
-            (cluster_id,),
+            "SELECT c.state, c.state_since, c.source_backup_id IS NOT NULL, c.network_ok,"
+            " c.security_group_ok, c.kmsuser_hash IS NOT NULL, c.sessions_exhausted,"
+            " h.availability_zone, h.state, h.state_since, k.seq, k.key_handle, k.material_sealed"
+            " FROM cloudhsm_clusters c"
+            " LEFT JOIN cloudhsm_hsms h ON h.cluster_id = c.cluster_id"
+            " LEFT JOIN cloudhsm_keys k ON k.cluster_id = c.cluster_id AND k.label = ?"
+            " AND k.deleted_at IS NULL"
+            " WHERE c.cluster_id = ? AND c.account_id = ? AND c.region = ?",
+            (label, cluster_id, account_id, region),
         ).fetchall()
-        return [(str(zone), str(state), float(since)) for zone, state, since in rows]
+        if not rows:
+            return None, [], None
+        first = rows[0]
+        access = ClusterAccess(
+            str(first[0]),
+            float(first[1]),
+            bool(first[2]),
+            bool(first[3]),
+            bool(first[4]),
+            bool(first[5]),
+            bool(first[6]),
+        )
+        hsms = [(str(r[7]), str(r[8]), float(r[9])) for r in rows if r[7] is not None]
+        key = (
+            LiveKey(int(first[10]), int(first[11]), str(first[12]))
+            if first[10] is not None
+            else None
+        )
+        return access, hsms, key
 
     def insert_key(self, row: KeyRow) -> None:
         self._insert("cloudhsm_keys", row)
