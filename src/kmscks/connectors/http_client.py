@@ -232,10 +232,14 @@ def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()  # the transport finishes closing on its own; nobody waits for it
 
 
-async def _discard(writer: asyncio.StreamWriter) -> None:
-    """Drop a failed connection at once (no TLS close_notify exchange, which could outlast the
-    deadline) and collect its error, so that asyncio does not report it as never retrieved."""
-    writer.transport.abort()
+async def _discard(writer: asyncio.StreamWriter, abort: bool = True) -> None:
+    """Close a connection and collect its error, so that asyncio does not report it as never
+    retrieved. A failed one is aborted: a TLS close_notify exchange could outlast the deadline.
+    """
+    if abort:
+        writer.transport.abort()
+    else:
+        writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), 0.1)
     except (OSError, TimeoutError, ssl.SSLError):
@@ -264,7 +268,7 @@ async def post(
         raise _timed_out(progress, timeout)
     finally:
         if writer is not None:
-            await _discard(writer)
+            await _discard(writer, abort=False)
 
 
 @dataclass
