@@ -7,10 +7,12 @@ checked (lengths, base64, integrity value) here, so the figures include the clie
 "proxy CPU/call" is the proxy process's user+system CPU (from /proc) per call.
 Three ways to reach the proxy, side by side:
 
-  fresh     one connection per call, full TLS handshake (the health call's way, and what the
-            key client would do without the pool)
-  resumed   one connection per call, TLS session resumed (the pool with no idle connections)
+  fresh     one connection per call, full TLS handshake (the client before the pool)
+  resumed   one connection per call, TLS session resumed
   kept      keep-alive connections from the pool (what the key client does)
+
+All three go through the same pool code; only `max_idle` (0 for a connection per call) and
+`resume_tls` differ, so each row differs from the next by one thing.
 
     .venv/bin/python bench/xks_client_bench.py [--calls 2000] [--concurrency 1 4] [--size 60]
 
@@ -33,7 +35,6 @@ from typing import Any
 
 import xks_proxy_bench as proxy_bench  # bench/xks_proxy_bench.py: starts the proxy
 from kmscks.config import XksSettings
-from kmscks.connectors.http_client import HttpResponse, Target
 from kmscks.connectors.xks_keys import RequestMetadata, XksKeyClient
 from kmscks.connectors.xks_transport import ProxySettings, ProxyTransport
 
@@ -41,21 +42,6 @@ KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-123456
 META = RequestMetadata("arn:aws:iam::123456789012:user/bench", "Encrypt", "bench", KEY_ARN)
 AAD = os.urandom(54)  # the size of the service's AAD (§9.2 of the contract)
 TIME_CAP_SECONDS = 60.0  # per mode and concurrency
-
-
-class FreshTransport(ProxyTransport):
-    """The transport as if it had no pool: a new connection and full handshake per call."""
-
-    async def post(
-        self,
-        proxy: ProxySettings,
-        region: str,
-        target: Target,
-        path: str,
-        body: bytes,
-        pooled: bool,
-    ) -> HttpResponse:
-        return await super().post(proxy, region, target, path, body, pooled=False)
 
 
 def _transport(mode: str, port: int, ca: Path, plain: bool) -> ProxyTransport:
@@ -67,9 +53,10 @@ def _transport(mode: str, port: int, ca: Path, plain: bool) -> ProxyTransport:
         timeout_ms=2000,  # a loaded 2-core machine must not turn the figures into timeouts
         retries=0,
     )
-    transport = (FreshTransport if mode == "fresh" else ProxyTransport)(settings, ())
-    if mode == "resumed":
-        transport.pool.max_idle = 0
+    transport = ProxyTransport(settings, ())
+    if mode != "kept":
+        transport.pool.max_idle = 0  # nothing stays idle: a new connection per call
+    transport.pool.resume_tls = mode == "resumed"
     return transport
 
 
@@ -117,8 +104,7 @@ async def _drive(
         "p99_ms": quantiles[98] * 1000,
         "client_cpu_us": cpu / made * 1e6,
         "proxy_cpu_us": proxy_cpu / made * 1e6,
-        # FreshTransport bypasses the pool: one connection per call.
-        "connections": made if isinstance(transport, FreshTransport) else stats.opened,
+        "connections": stats.opened,
         "tls_resumed": stats.tls_resumed,
     }
 

@@ -300,10 +300,14 @@ class ConnectionPool:
     """
 
     def __init__(
-        self, max_idle: int = MAX_IDLE_PER_TARGET, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+        self,
+        max_idle: int = MAX_IDLE_PER_TARGET,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        resume_tls: bool = True,
     ) -> None:
-        self.max_idle = max_idle
+        self.max_idle = max_idle  # 0: one connection per request
         self.idle_timeout = idle_timeout
+        self.resume_tls = resume_tls  # False: every new connection does a full handshake
         self.stats = PoolStats()
         # A stream belongs to the loop that opened it; a server may run several loops.
         self._idle: dict[asyncio.AbstractEventLoop, dict[Target, deque[_Idle]]] = {}
@@ -328,7 +332,8 @@ class ConnectionPool:
                     except _Closed:
                         self.stats.stale += 1
                         progress = _Progress()
-                reader, writer = await _connect(target, progress, self._sessions.get(target))
+                session = self._sessions.get(target) if self.resume_tls else None
+                reader, writer = await _connect(target, progress, session)
                 self.stats.opened += 1
                 fresh = _Idle(reader, writer, 0.0)
                 try:
