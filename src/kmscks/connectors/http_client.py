@@ -53,7 +53,7 @@ class HttpResponse:
     headers: dict[str, str]
     body: bytes
     reused_connection: bool = False  # sent on a pooled connection that had served before
-    tls_resumed: bool = False  # the connection's TLS handshake resumed an earlier session
+    tls_resumed: bool = False  # a handshake made for this request resumed an earlier session
 
 
 @dataclass(frozen=True)
