@@ -16,6 +16,7 @@ Sections (docs/benchmarks.md explains each and records the figures):
   hotpath   with --baseline DIR: the describe figure of another checkout (before the profiling
             work) and of this one, side by side
   xks-proxy   the bundled XKS proxy (bench/xks_proxy_bench.py, its own section of the docs)
+  xks-client  the KMS side's XKS key client (bench/xks_client_bench.py, its own section)
   cli-startup `cks kms` vs `aws kms` start-up (bench/cli_startup.py, its own section)
 
 Load comes from wrk (Debian package) with a Lua script holding a request signed just before
@@ -60,6 +61,7 @@ SECTIONS = (
     "connect",
     "hotpath",
     "xks-proxy",
+    "xks-client",
     "cli-startup",
 )
 # Pure-Python work per request in the ceiling section: about what SigV4 and JSON alone cost
@@ -433,6 +435,9 @@ class Bench:
     def xks_proxy(self) -> None:
         self._other("xks-proxy", "xks_proxy_bench.py", [])
 
+    def xks_client(self) -> None:
+        self._other("xks-client", "xks_client_bench.py", [])
+
     def cli_startup(self) -> None:
         self._other("cli-startup", "cli_startup.py", ["--runs", "10" if self.args.quick else "20"])
 
@@ -590,6 +595,7 @@ def main() -> int:
             "connect": bench.connect,
             "hotpath": bench.hotpath,
             "xks-proxy": bench.xks_proxy,
+            "xks-client": bench.xks_client,
             "cli-startup": bench.cli_startup,
         }
         for name in sections:

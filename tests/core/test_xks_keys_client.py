@@ -247,6 +247,19 @@ def test_calls_share_a_kept_alive_connection_and_new_ones_resume_tls(proxies: Pr
     _run(connector, work)
 
 
+def test_resumption_can_be_turned_off(proxies: Proxies) -> None:
+    connector = _connector(proxies)
+    keys, proxy, pool = connector.keys, _proxy("localhost"), connector.transport.pool
+    pool.max_idle, pool.resume_tls = 0, False
+
+    async def work() -> None:
+        for _ in range(3):
+            await keys.encrypt(proxy, REGION, "foo", INNER, AAD, ENCRYPT)
+
+    _run(connector, work)
+    assert (pool.stats.opened, pool.stats.reused, pool.stats.tls_resumed) == (3, 0, 0)
+
+
 def test_the_response_reports_reuse_and_tls_session_resumption(proxies: Proxies) -> None:
     connector = _connector(proxies)
     transport = connector.transport

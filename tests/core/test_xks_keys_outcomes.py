@@ -20,7 +20,7 @@ import pytest
 from kmscks.config import XksSettings
 from kmscks.connectors.xks import XksConnector
 from kmscks.connectors.xks_key_errors import KEY_OUTCOMES, KeyOutcome, XksKeyError, to_service_error
-from kmscks.connectors.xks_keys import ProxyCiphertext, RequestMetadata
+from kmscks.connectors.xks_keys import ProxyCiphertext, RequestMetadata, integrity_value
 from kmscks.connectors.xks_transport import ProxySettings
 from tests.helpers.clients import VALID_ACCESS_KEY_ID, VALID_SECRET
 from tests.helpers.proxies import (
@@ -508,3 +508,15 @@ def test_the_table_covers_every_outcome_and_only_decrypt_outcomes_lack_a_create_
         "The ciphertext that the external key store proxy submitted for decryption, or the"
         " encryption context, is corrupted, missing, or otherwise invalid."
     )
+
+
+def test_the_integrity_value_matches_the_specs_worked_example() -> None:
+    # Proxy API spec v1.0.3, Encrypt response example: the same vector the proxy's tests use.
+    value = integrity_value(
+        b"project=nile,department=marketing",
+        b"key_version=1",
+        base64.b64decode("HMrlRw85cAJUd5Ax"),
+        base64.b64decode("ghxkK1txeDNn3q8Y"),
+        base64.b64decode("vBxN2ncH1oEkR8WVXpmyYQ=="),
+    )
+    assert base64.b64encode(value).decode() == "qHA/ImC9h5HsLRXqCyPmWgYx7tzyoTplzILbP0fPXsc="

@@ -53,7 +53,7 @@ class HttpResponse:
     headers: dict[str, str]
     body: bytes
     reused_connection: bool = False  # sent on a pooled connection that had served before
-    tls_resumed: bool = False  # the connection's TLS handshake resumed an earlier session
+    tls_resumed: bool = False  # a handshake made for this request resumed an earlier session
 
 
 @dataclass(frozen=True)
@@ -232,10 +232,14 @@ def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()  # the transport finishes closing on its own; nobody waits for it
 
 
-async def _discard(writer: asyncio.StreamWriter) -> None:
-    """Drop a failed connection at once (no TLS close_notify exchange, which could outlast the
-    deadline) and collect its error, so that asyncio does not report it as never retrieved."""
-    writer.transport.abort()
+async def _discard(writer: asyncio.StreamWriter, abort: bool = True) -> None:
+    """Close a connection and collect its error, so that asyncio does not report it as never
+    retrieved. A failed one is aborted: a TLS close_notify exchange could outlast the deadline.
+    """
+    if abort:
+        writer.transport.abort()
+    else:
+        writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), 0.1)
     except (OSError, TimeoutError, ssl.SSLError):
@@ -264,7 +268,7 @@ async def post(
         raise _timed_out(progress, timeout)
     finally:
         if writer is not None:
-            await _discard(writer)
+            await _discard(writer, abort=False)
 
 
 @dataclass
@@ -296,10 +300,14 @@ class ConnectionPool:
     """
 
     def __init__(
-        self, max_idle: int = MAX_IDLE_PER_TARGET, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+        self,
+        max_idle: int = MAX_IDLE_PER_TARGET,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        resume_tls: bool = True,
     ) -> None:
-        self.max_idle = max_idle
+        self.max_idle = max_idle  # 0: one connection per request
         self.idle_timeout = idle_timeout
+        self.resume_tls = resume_tls  # False: every new connection does a full handshake
         self.stats = PoolStats()
         # A stream belongs to the loop that opened it; a server may run several loops.
         self._idle: dict[asyncio.AbstractEventLoop, dict[Target, deque[_Idle]]] = {}
@@ -324,7 +332,8 @@ class ConnectionPool:
                     except _Closed:
                         self.stats.stale += 1
                         progress = _Progress()
-                reader, writer = await _connect(target, progress, self._sessions.get(target))
+                session = self._sessions.get(target) if self.resume_tls else None
+                reader, writer = await _connect(target, progress, session)
                 self.stats.opened += 1
                 fresh = _Idle(reader, writer, 0.0)
                 try:

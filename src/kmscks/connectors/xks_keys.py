@@ -1,7 +1,7 @@
 """The KMS side of an XKS proxy's key operations: GetKeyMetadata, Encrypt and Decrypt.
 
-connectors layer; imports the transport (xks_transport.py), the outcome table
-(xks_key_errors.py) and kmscks.errors, never the service, store or api layers. The service
+connectors layer; imports the HTTP client, the transport (xks_transport.py) and the outcome
+table (xks_key_errors.py), never the service, store or api layers. The service
 calls one method per proxy call and gets data back or an XksKeyError carrying a KeyOutcome,
 which `XksKeyError.to_service_error(for_create)` turns into the KMS exception of contract
 kms-keys-in-custom-key-stores.md §8.4.
