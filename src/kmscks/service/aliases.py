@@ -62,9 +62,7 @@ class AliasOperations(KeyResolver):
         try:
             with self._store.mutation(caller.region):
                 self._tables.purge_dead_alias(caller.account_id, caller.region, name, now)
-                key = self._tables.key(caller.account_id, caller.region, target.key.id, now)
-                if key is None or key.deletion_date is not None:
-                    raise self._key_gone(caller, target)
+                self._check_target_still_usable(caller, target)
                 self._check_alias_quota(target.key.id)
                 self._tables.insert_alias(alias)
         except NameConflict:
@@ -84,6 +82,7 @@ class AliasOperations(KeyResolver):
         # Only the destination's state matters; a source pending deletion is fine (§5.8).
         target = self._alias_target_key(caller, params["TargetKeyId"])
         with self._store.mutation(caller.region):
+            self._check_target_still_usable(caller, target)
             if target.key.id != alias.key_id:
                 self._check_alias_quota(target.key.id)
             if not self._tables.retarget_alias(alias.seq or 0, target.key.id, self._clock()):
@@ -126,6 +125,12 @@ class AliasOperations(KeyResolver):
         if truncated:
             result["NextMarker"] = self._next_marker(caller, rows[-1].seq, "aliases")
         return result
+
+    def _check_target_still_usable(self, caller: Caller, target: KeyInUse) -> None:
+        """Inside the mutation: the target was not deleted or scheduled since it was read."""
+        key = self._tables.key(caller.account_id, caller.region, target.key.id, self._clock())
+        if key is None or key.deletion_date is not None:
+            raise self._key_gone(caller, target)
 
     def _key_gone(self, caller: Caller, target: KeyInUse) -> ServiceError:
         """The target was deleted, or scheduled for deletion, since it was resolved."""

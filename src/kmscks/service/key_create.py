@@ -27,7 +27,7 @@ from kmscks.service.key_rules import (
 )
 from kmscks.service.keyview import KeyResolver
 from kmscks.service.states import State
-from kmscks.store.keys import KeyRecord, KeyTables
+from kmscks.store.keys import KeyRecord
 from kmscks.store.records import StoreRecord
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,9 @@ class CreateKeyOperation(KeyResolver):
     _cloudhsm_keys: CloudHsmBackingKeys
     _external_keys: ExternalKeys
 
-    def _check_quota(self, tables: KeyTables, caller: Caller) -> None:
+    def _check_quota(self, caller: Caller) -> None:
         quota = self._config.max_keys_per_region
-        if tables.count_keys(caller.account_id, caller.region) >= quota:
+        if self._tables.count_keys(caller.account_id, caller.region) >= quota:
             raise ServiceError(
                 "LimitExceededException",
                 f"The request was rejected because this account already has {quota} KMS keys"
@@ -108,7 +108,7 @@ class CreateKeyOperation(KeyResolver):
         store = None
         if origin in CUSTOM_ORIGINS:
             store = self._custom_store(caller, origin, params["CustomKeyStoreId"])
-        self._check_quota(self._tables, caller)
+        self._check_quota(caller)
         key = KeyRecord(
             id=str(uuid.uuid4()),
             account_id=caller.account_id,
@@ -153,7 +153,7 @@ class CreateKeyOperation(KeyResolver):
                     raise store_not_found(key.custom_key_store_id)
                 if current.connection_state != State.CONNECTED:
                     raise store_not_connected(current)
-            self._check_quota(self._tables, caller)
+            self._check_quota(caller)
             store_id, xks_key_id = key.custom_key_store_id, key.xks_key_id
             if store_id and xks_key_id and self._tables.xks_key_in_use(store_id, xks_key_id):
                 raise xks_key_in_use(xks_key_id, store_id)

@@ -82,6 +82,12 @@ class KeyExtrasOperations(KeyResolver):
         found = self._changeable(caller, params["KeyId"])
         tags = key_rules.check_tags(params["Tags"])
         with self._store.mutation(caller.region):
+            # The deletion job deletes in the same kind of mutation: no tags for a gone key.
+            now = self._tables.key(caller.account_id, caller.region, found.key.id, self._clock())
+            if now is None:
+                raise key_rules.key_not_found(found.key.arn)
+            if now.deletion_date is not None:
+                raise pending_deletion(found.key)
             current = {tag_key for tag_key, _ in self._tables.tags(found.key.id)}
             if len(current | {tag_key for tag_key, _ in tags}) > MAX_TAGS_PER_KEY:
                 raise ServiceError(
