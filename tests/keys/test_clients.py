@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers.clients import aws_cli_env
 from tests.helpers.server import ServerProcess
+from tests.keys.conftest import ExternalStore
 
 
 def test_aws_cli_walk(aws_cli: str, server: ServerProcess, region: str, tmp_path: Path) -> None:
@@ -90,3 +91,58 @@ def test_terraform_read_back_and_destroy(kms: Any) -> None:
         assert raised.response["Error"]["Message"].endswith("is pending deletion.")
     else:
         raise AssertionError("a second ScheduleKeyDeletion must fail")
+
+
+def test_aws_cli_creates_a_key_in_an_external_key_store(
+    aws_cli: str, keys_server: ServerProcess, xks_store: ExternalStore, tmp_path: Path
+) -> None:
+    env = aws_cli_env(xks_store.region, tmp_path)
+    command = [aws_cli, "kms", "--endpoint-url", keys_server.url, "--output", "json"]
+    created = subprocess.run(
+        [
+            *command,
+            "create-key",
+            "--origin",
+            "EXTERNAL_KEY_STORE",
+            "--custom-key-store-id",
+            xks_store.id,
+            "--xks-key-id",
+            "aes-from-the-cli",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    metadata = json.loads(created.stdout)["KeyMetadata"]
+    assert metadata["XksKeyConfiguration"] == {"Id": "aes-from-the-cli"}
+    described = subprocess.run(
+        [*command, "describe-key", "--key-id", metadata["Arn"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(described.stdout)["KeyMetadata"]["CustomKeyStoreId"] == xks_store.id
+    refused = subprocess.run(
+        [
+            *command,
+            "create-key",
+            "--origin",
+            "EXTERNAL_KEY_STORE",
+            "--custom-key-store-id",
+            xks_store.id,
+            "--xks-key-id",
+            "aes-from-the-cli",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 254
+    assert "XksKeyAlreadyInUseException" in refused.stderr
