@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: $(STAMP)
+# The first run installs for a while (~10-20 s) before the server starts: say so, and what.
+run:
+	@$(MAKE) --no-print-directory -q $(STAMP) 2>/dev/null || { \
+	  echo "make run: installing cks into $(VENV) first (pip install -e '.[test]'), with:"; \
+	  python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+	    print("  " + ", ".join(p["dependencies"] + p["optional-dependencies"]["test"]))'; \
+	  echo "  (once; later runs start at once)"; }
+	@$(MAKE) --no-print-directory -s $(STAMP)
 	$(VENV)/bin/cks serve --host 127.0.0.1 --port 4599 $(CKS_ARGS)
 
 # Debian packages the tests drive: the AWS CLI v2, SoftHSM2 and pkcs11-tool, curl, wrk.

@@ -123,12 +123,55 @@ _OLD_CREDENTIALS_HINT = b'configure credentials by running "cks configure".'
 _NEW_CREDENTIALS_HINT = b'configure credentials by running "cks login".'
 
 
-def as_cks(result: Result) -> Result:
-    """The aws result as 2.33 would print it, with the program's name spelled `cks`."""
+# Debian's 2.9.19 prints argparse errors as usage first, then `aws: error: <message>`, and an
+# invalid choice as the list of every valid choice; 2.33.31 prints `aws: [ERROR]: <message>`,
+# then the usage, and names the invalid value instead (aws-cli-behaviour.md §8;
+# awscli/argparser.py at 2.33.31).
+_ARGPARSE_2_9 = re.compile(rb"\A\n(usage: .*?\n)\ncks: error: (.*?)\n\n\Z", re.S)
+_CHOICES_2_9 = re.compile(
+    rb"\A(argument [^:]+): Invalid choice, valid choices are:\n\n.*?"
+    rb"(?:\n\nInvalid choice: '([^']*)', maybe you meant:\n\n(.*))?\Z",
+    re.S,
+)
+
+
+def _invalid_value(argument: bytes, args: tuple[str, ...]) -> str:
+    """The value an `argument X: Invalid choice` error was about (2.9.19 does not print it)."""
+    name = argument.decode().removeprefix("argument ")
+    if not name.startswith("-"):  # a positional: the command or operation
+        return next(arg for arg in args if not arg.startswith("-"))
+    for index, arg in enumerate(args):
+        if arg == name:
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    raise AssertionError(f"no value for {name} in {args}")
+
+
+def _argparse_as_2_33(stderr: bytes, args: tuple[str, ...] | None) -> bytes:
+    found = _ARGPARSE_2_9.match(stderr)
+    if not found:
+        return stderr
+    usage, message = found.groups()
+    choice = _CHOICES_2_9.match(message)
+    if choice:
+        argument, value, matches = choice.groups()
+        if value is None:
+            assert args is not None, "an invalid-choice error needs the command's arguments"
+            value = _invalid_value(argument, args).encode()
+        message = argument + b": Found invalid choice '" + value + b"'\n"
+        if matches:
+            message += b"\nMaybe you meant:\n\n" + matches
+    return b"\ncks: [ERROR]: " + message + b"\n\n" + usage + b"\n"
+
+
+def as_cks(result: Result, args: tuple[str, ...] | None = None) -> Result:
+    """The aws result as 2.33 would print it, with the program's name spelled `cks`; `args`
+    (after `kms`) name the value of an invalid-choice error, which 2.9.19 does not print."""
     stderr = _PROGRAM.sub(b"cks", result.stderr).replace(
         _OLD_CREDENTIALS_HINT, _NEW_CREDENTIALS_HINT
     )
-    return Result(result.stdout, stderr, result.rc)
+    return Result(result.stdout, _argparse_as_2_33(stderr, args), result.rc)
 
 
 @dataclass(frozen=True)
@@ -216,7 +259,7 @@ def compare_cases(
 
     def one(item: Case) -> str | None:
         env = base_env(home, **dict(item.env))
-        expected = as_cks(runners.aws(["kms", *item.args], env, cwd))
+        expected = as_cks(runners.aws(["kms", *item.args], env, cwd), item.args)
         got = runners.cks(["kms", *item.args], env, cwd)
         return None if expected == got else describe_difference(str(item), expected, got)
 
@@ -376,3 +419,16 @@ def cks(monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[byte
     import time
 
     time.tzset()
+
+
+@pytest.fixture(scope="session")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A `cks serve` of its own, for tests that create things (key stores, clusters) and must
+    not change what the comparison tests see on `live_server`."""
+    config = '[xks]\nresolve = { "xks.example.test" = "127.0.0.1:9" }\n'
+    process = start_cks_server(tmp_path_factory.mktemp("cli-plain"), config)
+    yield process
+    process.stop()
+
+
+CKS_SCRIPT = Path(sys.executable).with_name("cks")

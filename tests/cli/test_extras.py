@@ -23,7 +23,9 @@ def test_every_command_has_help(command: str, cks: Any) -> None:
         result = cks([command, *form])
         assert result.rc == 0 and result.stderr == b""
         assert result.stdout.startswith(
-            command.encode() if command != "explain-connection-error" else b"usage"
+            b"NAME\n       " + command.encode()
+            if command != "explain-connection-error"
+            else b"usage"
         )
     text = cks([command, "--help"]).stdout.decode()
     if command in spec.operation_names():

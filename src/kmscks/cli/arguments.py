@@ -33,16 +33,16 @@ CONNECTION_STATES = ["CONNECTED", "CONNECTING", "FAILED", "DISCONNECTED", "DISCO
 
 class VersionAction(argparse.Action):
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
-        from kmscks.cli.help import version_string
+        from kmscks import version_string
 
         sys.stdout.write(version_string() + "\n")
         raise SystemExit(0)
 
 
 class CLIArgParser(argparse.ArgumentParser):
-    """argparse with awscli's error text (exit 252) and its two-column invalid-choice list."""
-
-    choices_per_line = 2
+    """argparse with the AWS CLI 2.33 error layout (exit 252): the message first, prefixed
+    `cks: [ERROR]: `, then the usage block; an invalid choice is named, not listed
+    (awscli/argparser.py at 2.33.31; 2.9.19 printed the usage first and every valid choice)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -58,20 +58,15 @@ class CLIArgParser(argparse.ArgumentParser):
         choices = action.choices
         if choices is None or value in choices:
             return
-        listed = list(choices)
-        lines = ["Invalid choice, valid choices are:\n"]
-        for start in range(0, len(listed), self.choices_per_line):
-            row = listed[start : start + self.choices_per_line]
-            lines.append(" | ".join(f"{choice:<40}" for choice in row))
-        possible = get_close_matches(value, listed, cutoff=0.8)
+        lines = [f"Found invalid choice '{value}'\n"]
+        possible = get_close_matches(value, list(choices), cutoff=0.8)
         if possible:
-            extra = [f"\n\nInvalid choice: {value!r}, maybe you meant:\n"]
-            extra.extend(f"  * {word}" for word in possible)
-            lines.extend(extra)
+            lines.append("Maybe you meant:\n")
+            lines.extend(f"  * {word}" for word in possible)
         raise argparse.ArgumentError(action, "\n".join(lines))
 
     def error(self, message: str) -> NoReturn:
-        raise ArgParseError(f"{self.format_usage()}\n{self.prog}: error: {message}\n")
+        raise ArgParseError(f"{self.prog}: [ERROR]: {message}\n\n{self.format_usage()}")
 
 
 def global_parser() -> CLIArgParser:
@@ -142,7 +137,7 @@ def operation_parser(command: str, argv: list[str]) -> CLIArgParser:
     if command == "describe-custom-key-stores":
         # cks-only and opt-in: without --watch the output is exactly the AWS CLI's.
         parser.add_argument("--watch", action="store_true")
-        parser.add_argument("--watch-interval", type=float, default=2.0)
+        parser.add_argument("--watch-interval", type=float)
         parser.add_argument("--until-state", choices=CONNECTION_STATES)
     parser.add_argument("help", nargs="?")
     return parser

@@ -1,12 +1,13 @@
 """The CLI's exception tree and how each one is reported (stderr text and exit code).
 
-Layer: cli. Mirrors awscli v2's error handler chain (2.33, before the 2.34 `[ERROR]` format;
-../shared/contract/aws-cli-behaviour.md §7-8): every message is written as a blank line, the
-text, and a newline. Where a message names the program it says `cks`. Imports nothing heavy.
+Layer: cli. Mirrors awscli v2's error handler chain as of 2.33 (before 2.34 put `[ERROR]` on
+every message): every message is written as a blank line, the text, and a newline; argparse
+errors read `cks: [ERROR]: <message>`, then the usage block. Where a message names the program
+it says `cks`. Imports nothing heavy.
 
     CLIError                      exit 255 unless a subclass says otherwise
     ├── ParamValidationError      252  bad option values, --query, --endpoint-url, input JSON
-    │   ├── ArgParseError         252  argparse-style errors; the message carries the usage
+    │   ├── ArgParseError         252  argparse errors: `cks: [ERROR]: ...`, then the usage
     │   └── ParamError            252  "Error parsing parameter '<name>': <why>"
     ├── UnknownArgumentError      252  "Unknown options: ...", after the usage block
     ├── ConfigurationError        253  e.g. an invalid cli_timestamp_format

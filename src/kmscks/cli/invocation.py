@@ -14,6 +14,7 @@ import time
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from kmscks import version_string
 from kmscks.cli import arguments, errors, spec
 from kmscks.cli.errors import (
     CLIError,
@@ -66,8 +67,6 @@ class Invocation:
         """awscli's top-level-args-parsed and session-initialized handlers, in order."""
         options = self.options
         if self.debug:
-            from kmscks.cli.help import version_string
-
             for _ in range(2):
                 self.debug("awscli.clidriver", f"CLI version: {version_string()}")
                 self.debug("awscli.clidriver", f"Arguments entered to CLI: {['kms', *self.argv]!r}")
@@ -88,6 +87,7 @@ class Invocation:
     def run(self, command: str, argv: list[str]) -> int:
         operation = spec.operation(command)
         parsed = arguments.parse_operation(command, argv)
+        _check_watch_options(parsed)
         paginate = bool(self.options.paginate) and operation["paginator"] is not None
         if operation["paginator"] is not None:
             paginate = self._check_pagination_options(operation, parsed, paginate)
@@ -156,8 +156,6 @@ class Invocation:
         credentials = self.settings.find_credentials() if options.sign_request else None
         region = self.settings.region(options.region)
         url = self.settings.endpoint_url(options.endpoint_url, region)
-        from kmscks.cli.help import version_string
-
         endpoint = Endpoint(
             url=url,
             region=region,
@@ -243,6 +241,19 @@ class Invocation:
             operation["name"], shape_value(fake, operation["output"], self.timestamp_format)
         )
         return 0
+
+
+def _check_watch_options(parsed: argparse.Namespace) -> None:
+    """--until-state and --watch-interval only mean something with --watch; silently ignoring
+    them would leave a script waiting for a state it never checks."""
+    if getattr(parsed, "watch", False):
+        interval = getattr(parsed, "watch_interval", None)
+        if interval is not None and not interval > 0:
+            raise ParamValidationError(f"--watch-interval must be more than 0 seconds: {interval}")
+        return
+    for name in ("until_state", "watch_interval"):
+        if getattr(parsed, name, None) is not None:
+            raise ParamValidationError(f"--{name.replace('_', '-')} can only be used with --watch")
 
 
 def _fake_output(shape: spec.Shape, name: str = "") -> Any:

@@ -94,18 +94,18 @@ def _auto_prompt() -> int:
 
 def _run(argv: list[str]) -> int:
     if argv[:1] in (["help"], ["--help"], ["-h"]):
-        from kmscks.cli.help import service_help
+        from kmscks.cli.help import service_help, show
 
-        sys.stdout.write(service_help())
+        show(service_help())
         return 0
     if (
         argv
-        and argv[0] in (*spec.operation_names(), *arguments.EXTRA_COMMANDS)
+        and argv[0] in (*spec.service_commands(), *arguments.EXTRA_COMMANDS)
         and _wants_help(argv)
     ):
-        from kmscks.cli.help import operation_help
+        from kmscks.cli.help import operation_help, show
 
-        sys.stdout.write(operation_help(argv[0]))
+        show(operation_help(argv[0]))
         return 0
     if _auto_prompt_requested(argv):
         return _auto_prompt()
@@ -120,9 +120,9 @@ def _run(argv: list[str]) -> int:
         return explain(remaining[1:], sys.stdout)
     parsed, remaining = arguments.service_parser().parse_known_args(remaining)
     if parsed.operation == "help":
-        from kmscks.cli.help import service_help
+        from kmscks.cli.help import service_help, show
 
-        sys.stdout.write(service_help())
+        show(service_help())
         return 0
     if parsed.operation not in spec.operation_names():
         raise ParamValidationError(

@@ -238,8 +238,10 @@ def render() -> str:
 
 
 def main() -> int:
+    from kmscks.cli import helpgen
+
     OUTPUT_PATH.write_text(render(), encoding="utf-8")
-    sys.stdout.write(f"wrote {OUTPUT_PATH}\n")
+    sys.stdout.write(f"wrote {OUTPUT_PATH}\nwrote {helpgen.write()}\n")
     return 0
 
 

@@ -4,8 +4,10 @@ Layer: cli. Reads `~/.aws/config` (AWS_CONFIG_FILE) and `~/.aws/credentials`
 (AWS_SHARED_CREDENTIALS_FILE) with botocore's precedence: command-line option, then environment,
 then the selected profile. Credentials follow botocore's chain: environment (skipped when
 --profile is given), shared credentials file, config file, `credential_process`, then container
-and EC2 instance metadata (metadata_credentials.py).
-Must not import botocore or server code; configparser is cheap enough for the hot path.
+and EC2 instance metadata (metadata_credentials.py). A profile with role_arn, web identity, SSO
+or a login session is handed to botocore's own resolver instead (_botocore_credentials).
+Imports botocore only for such a profile, never server code; configparser is cheap enough for
+the hot path.
 """
 
 from __future__ import annotations
@@ -127,25 +129,31 @@ class Settings:
             raise CLIError(f"Provided region_name '{found}' doesn't match a supported format.")
         return found
 
-    def endpoint_url(self, option: str | None, region: str) -> str:
+    def endpoint_url(
+        self, option: str | None, region: str, service: str = "kms", default: str | None = None
+    ) -> str:
+        """botocore's configured endpoints: the option, AWS_ENDPOINT_URL_<SERVICE>,
+        AWS_ENDPOINT_URL, the profile's `services` section, its endpoint_url, else `default`
+        (the service's AWS endpoint). `service` is botocore's config key (`kms`,
+        `cloudhsm_v2`)."""
         if option:
             return option
         if (
             self.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true"
             and (self.profile_value("ignore_configured_endpoint_urls") or "").lower() != "true"
         ):
-            for name in ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"):
+            for name in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
                 if self.environ.get(name):
                     return self.environ[name]
             services = self.profile_value("services")
             if services:
                 section = self._config_file.get(f"services {services}", {})
-                kms = _nested(section.get("kms", ""))
-                if kms.get("endpoint_url"):
-                    return kms["endpoint_url"]
+                nested = _nested(section.get(service, ""))
+                if nested.get("endpoint_url"):
+                    return nested["endpoint_url"]
             if self.profile_value("endpoint_url"):
                 return str(self.profile_value("endpoint_url"))
-        return f"https://kms.{region}.amazonaws.com"
+        return default or f"https://{service}.{region}.amazonaws.com"
 
     def ca_bundle(self, option: str | None) -> str | None:
         return option or self.environ.get("AWS_CA_BUNDLE") or self.profile_value("ca_bundle")
@@ -183,6 +191,8 @@ class Settings:
             found = self._env_credentials()
             if found:
                 return found
+        if self._delegated():
+            return _botocore_credentials(self.profile_option)
         shared = self._credentials_file.get(self.profile_name, {})
         for source in (shared, self.profile):
             found = _profile_credentials(source)
@@ -198,6 +208,14 @@ class Settings:
         ) or metadata_credentials.instance_credentials(
             self.environ, self.profile.get("ec2_metadata_service_endpoint")
         )
+
+    def _delegated(self) -> bool:
+        """Whether botocore's own providers must resolve this profile's credentials: they call
+        STS, the SSO portal or read an OIDC token, which cks does not re-implement."""
+        if any(key in self.profile for key in _DELEGATED_KEYS):
+            return True
+        # EKS-style web identity from the environment (ignored for an explicit --profile).
+        return not self.profile_option and bool(self.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
 
     def _env_credentials(self) -> Credentials | None:
         access = self.environ.get("AWS_ACCESS_KEY_ID")
@@ -222,15 +240,52 @@ def _profile_credentials(section: dict[str, str]) -> Credentials | None:
     return Credentials(access, secret, section.get("aws_session_token"))
 
 
+# Profile settings that make botocore, not cks, resolve the credentials: assume-role
+# (role_arn with source_profile or credential_source), web identity, IAM Identity Center (SSO)
+# and `aws login` sessions. Static keys and credential_process stay on cks's fast path.
+_DELEGATED_KEYS = ("role_arn", "web_identity_token_file", "sso_start_url", "sso_session",
+                   "login_session")  # fmt: skip
+
+
+def _botocore_credentials(profile_option: str | None) -> Credentials | None:
+    """botocore's credential chain for the profile; botocore (~0.3 s) is imported only here.
+    Like awscli, an explicit --profile turns environment credentials off (botocore does that
+    when the session's profile is set), and botocore reads AWS_PROFILE itself otherwise.
+    STS and SSO are reached wherever botocore's configured endpoints say
+    (AWS_ENDPOINT_URL_STS, the profile's endpoint_url or services section)."""
+    import botocore.exceptions
+    import botocore.session
+
+    session = botocore.session.Session(profile=profile_option)
+    try:
+        found = session.get_credentials()
+        frozen = found.get_frozen_credentials() if found is not None else None
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise CLIError(str(error)) from error
+    if frozen is None or not frozen.access_key:
+        return None
+    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
 def _process_credentials(command: str) -> Credentials:
+    """botocore's ProcessProvider: run the command (no shell), read its JSON; the same
+    error texts (the process's stderr is passed on as it is)."""
     import json
     import shlex
     import subprocess
 
-    completed = subprocess.run(shlex.split(command), capture_output=True, text=True, check=False)
+    completed = subprocess.run(shlex.split(command), capture_output=True, check=False)
+    prefix = "Error when retrieving credentials from custom-process: "
     if completed.returncode != 0:
+        raise CLIError(prefix + completed.stderr.decode("utf-8"))
+    data: dict[str, Any] = json.loads(completed.stdout.decode("utf-8"))
+    version = data.get("Version", "<Version key not provided>")
+    if version != 1:
         raise CLIError(
-            "Error when retrieving credentials from custom-process: " + completed.stderr.strip()
+            f"{prefix}Unsupported version '{version}' for credential process provider, "
+            "supported versions: 1"
         )
-    data: dict[str, Any] = json.loads(completed.stdout)
-    return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("SessionToken"))
+    try:
+        return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("SessionToken"))
+    except KeyError as error:
+        raise CLIError(f"{prefix}Missing required key in response: {error}") from error

@@ -3,7 +3,8 @@
 Layer: cli. A cks addition, opt-in: it never changes what the command prints without --watch.
 Polls DescribeCustomKeyStores (all pages, same filters) every --watch-interval seconds and prints
 one line per store when first seen and one per transition, e.g.
-`2026-11-28T11:00:02+00:00  cks-...  name  CONNECTING -> FAILED (XKS_PROXY_NOT_REACHABLE)`.
+`2026-11-28T11:00:02+00:00  cks-...  name  CONNECTING -> FAILED (XKS_PROXY_NOT_REACHABLE)`,
+and a line whenever there is no store to watch (so an empty region does not look like a hang).
 Ends with exit 0 when every watched store is in --until-state, or 130 on Ctrl-C.
 Must not import server code.
 """
@@ -26,6 +27,7 @@ PAGINATOR = {
     "limit_key": "Limit",
     "result_key": "CustomKeyStores",
 }
+DEFAULT_INTERVAL = 2.0
 
 
 def _state(store: dict[str, Any]) -> str:
@@ -48,6 +50,8 @@ def watch(
 ) -> int:
     seen: dict[str, str] = {}
     until = parsed.until_state
+    interval = DEFAULT_INTERVAL if parsed.watch_interval is None else parsed.watch_interval
+    was_empty = False
     while True:
         stores = snapshot(call, params)
         now = datetime.now().astimezone().isoformat(timespec="seconds")
@@ -63,7 +67,13 @@ def watch(
         current = {str(store.get("CustomKeyStoreId")) for store in stores}
         for key in sorted(set(seen) - current):
             out.write(f"{now}  {key}  {seen.pop(key)} -> DELETED\n")
+        if not stores and not was_empty:
+            out.write(
+                f"{now}  no custom key stores to watch in this account and region; "
+                f"checking every {interval:g}s for new ones (Ctrl-C to stop)\n"
+            )
+        was_empty = not stores
         out.flush()
         if until and stores and all(store.get("ConnectionState") == until for store in stores):
             return 0
-        sleep(parsed.watch_interval)
+        sleep(interval)

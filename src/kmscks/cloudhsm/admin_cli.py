@@ -3,8 +3,12 @@ kmsuser in one command).
 
 A client of a running server over HTTP, like the AWS CLI: SigV4-signed AWS JSON 1.1 requests
 to the admin API (X-Amz-Target `CksCloudHsmAdmin.<Op>`) and, for quickstart, to the CloudHSM v2
-API. Commands are the admin model's operation names in kebab case. Imports nothing of the
-server's api, service or store layers.
+API. Commands are the admin model's operation names in kebab case. --endpoint-url, --region and
+--profile work before or after the command; region, endpoint and credentials are resolved by
+`cks kms`'s own Settings (kmscks.cli.settings: options, AWS_* variables, ~/.aws profiles, the
+credential chain), and no credentials is an error, as in `cks kms`. Each admin command prints
+the service's JSON answer on stdout and a line saying what it did on stderr.
+Imports nothing of the server's api, service or store layers.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kmscks import sigv4
+from kmscks import sigv4, version_string
+from kmscks.main import cks_command
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4599"
 DEFAULT_SUBNETS = ("subnet-00000000000000001", "subnet-00000000000000002")
@@ -43,20 +48,26 @@ def kebab(operation: str) -> str:
 class Client:
     """Signs and sends AWS JSON 1.1 requests to one endpoint."""
 
-    def __init__(self, endpoint: str, region: str, access_key: str, secret: str) -> None:
+    def __init__(
+        self, endpoint: str, region: str, access_key: str, secret: str, token: str | None = None
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
         self._access_key = access_key
         self._secret = secret
+        self._token = token
 
     def call(self, target: str, params: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(params).encode()
         parts = urlsplit(self.endpoint)
+        headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}
+        if self._token:  # temporary credentials (assume-role, SSO, credential_process)
+            headers["X-Amz-Security-Token"] = self._token
         headers = sigv4.sign(
             method="POST",
             host=parts.netloc,
             path=(parts.path or "") + "/",
-            headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+            headers=headers,
             body=body,
             access_key_id=self._access_key,
             secret=self._secret,
@@ -95,27 +106,47 @@ def _admin_commands() -> dict[str, tuple[str, str]]:
     }
 
 
+def _global_options() -> argparse.ArgumentParser:
+    """Options that work before or after the command, like the AWS CLI's global options.
+    SUPPRESS: an option the command line leaves out does not overwrite one given earlier."""
+    options = argparse.ArgumentParser(add_help=False)
+    add = options.add_argument
+    add(
+        "--endpoint-url",
+        default=argparse.SUPPRESS,
+        help="the cks server (else AWS_ENDPOINT_URL_CLOUDHSM_V2, AWS_ENDPOINT_URL, the "
+        f"profile's endpoint_url, or {DEFAULT_ENDPOINT})",
+    )
+    add(
+        "--region",
+        default=argparse.SUPPRESS,
+        help="the region (else AWS_REGION, AWS_DEFAULT_REGION or the profile's region)",
+    )
+    add(
+        "--profile",
+        default=argparse.SUPPRESS,
+        help="a profile of ~/.aws/config and ~/.aws/credentials (else AWS_PROFILE); "
+        "credentials are found as `cks kms` finds them",
+    )
+    return options
+
+
 def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
+    common = _global_options()
     parser = argparse.ArgumentParser(
         prog="cks cloudhsm",
         description="Admin commands for the simulated CloudHSM clusters of a running cks serve.",
+        parents=[common],
     )
-    parser.add_argument(
-        "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL", DEFAULT_ENDPOINT),
-        help=f"the server ({DEFAULT_ENDPOINT}; or AWS_ENDPOINT_URL)",
-    )
-    parser.add_argument(
-        "--region",
-        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        help="region (AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)",
-    )
+    parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from kmscks.cloudhsm.admin import ADMIN_MODEL
 
     shapes = ADMIN_MODEL["shapes"]
     for command, (operation, documentation) in commands.items():
-        command_parser = sub.add_parser(command, help=documentation, description=documentation)
+        command_parser = sub.add_parser(
+            command, help=documentation, description=documentation, parents=[common]
+        )
         request = shapes[ADMIN_MODEL["operations"][operation]["input"]["shape"]]
         for member in request["members"]:
             command_parser.add_argument(
@@ -124,6 +155,7 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
     quick = sub.add_parser(
         "quickstart",
         help="Create an ACTIVE two-HSM cluster with a kmsuser, ready for a CloudHSM key store.",
+        parents=[common],
     )
     quick.add_argument("--password", help="the kmsuser password (default: a fresh random one)")
     quick.add_argument(
@@ -136,15 +168,53 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
     return parser
 
 
+def _client(args: argparse.Namespace) -> Client:
+    """Region, endpoint and credentials resolved exactly as `cks kms` resolves them (the same
+    Settings: options, AWS_* variables, the profile, the credential chain)."""
+    from kmscks.cli.errors import NoCredentialsError
+    from kmscks.cli.settings import Settings
+
+    settings = Settings(dict(os.environ), getattr(args, "profile", None))
+    region = settings.region(getattr(args, "region", None))
+    endpoint = settings.endpoint_url(
+        getattr(args, "endpoint_url", None), region, service="cloudhsm_v2", default=DEFAULT_ENDPOINT
+    )
+    credentials = settings.find_credentials()
+    if credentials is None:
+        raise NoCredentialsError()
+    return Client(
+        endpoint, region, credentials.access_key, credentials.secret_key, credentials.token
+    )
+
+
+def _confirmation(command: str, answer: dict[str, Any]) -> str:
+    """One line saying what the command did (stdout keeps the JSON answer for scripts)."""
+    cluster = answer.get("ClusterId", "")
+    if command == "create-kms-user":
+        return (
+            f"Created the kmsuser crypto user in {cluster} (the password is not shown). "
+            "A CloudHSM key store on this cluster takes that password as --key-store-password."
+        )
+    if command == "change-kms-user-password":
+        return (
+            f"Changed the kmsuser password in {cluster} (and unlocked the user). Give the key "
+            "store the new one: `cks kms update-custom-key-store --key-store-password ...` "
+            "while it is disconnected."
+        )
+    subject = answer.get("SubnetId") or cluster
+    return f"{command}: done for {subject} (now {answer.get('State', '?')})."
+
+
 def main(argv: list[str]) -> int:
+    from kmscks.cli.errors import CLIError
+
     commands = _admin_commands()
     args = _parser(commands).parse_args(argv)
-    client = Client(
-        args.endpoint_url,
-        args.region,
-        os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-        os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-    )
+    try:
+        client = _client(args)
+    except CLIError as error:  # no region or credentials, an unknown profile: as `cks kms`
+        sys.stderr.write("".join(error.writes()))
+        return error.rc
     try:
         if args.command == "quickstart":
             return quickstart(client, args)
@@ -156,10 +226,11 @@ def main(argv: list[str]) -> int:
         return 254
     except urllib.error.URLError as error:
         sys.stderr.write(
-            f'\nCould not connect to the endpoint URL: "{args.endpoint_url}/" ({error.reason})\n'
+            f'\nCould not connect to the endpoint URL: "{client.endpoint}/" ({error.reason})\n'
         )
         return 255
     sys.stdout.write(json.dumps(answer, indent=4) + "\n")
+    sys.stderr.write(_confirmation(args.command, answer) + "\n")
     return 0
 
 
@@ -248,8 +319,9 @@ def quickstart(client: Client, args: argparse.Namespace) -> int:
         f"TrustAnchorCertificate: {anchor_file.resolve()}\n"
         f"KeyStorePassword:       {password}\n"
         "\nCreate a CloudHSM key store with it:\n"
-        f"  aws kms create-custom-key-store --endpoint-url {client.endpoint}"
-        f" --custom-key-store-name my-cloudhsm-store \\\n"
+        f"  {cks_command()} kms create-custom-key-store \\\n"
+        f"    --endpoint-url {client.endpoint} --region {client.region} \\\n"
+        "    --custom-key-store-name my-cloudhsm-store \\\n"
         f"    --cloud-hsm-cluster-id {cluster_id} \\\n"
         f"    --trust-anchor-certificate file://{anchor_file.resolve()} \\\n"
         f"    --key-store-password {password}\n"

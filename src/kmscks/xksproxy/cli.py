@@ -16,6 +16,7 @@ import ssl
 import sys
 from pathlib import Path
 
+from kmscks import version_string
 from kmscks.xksproxy import config as config_module
 from kmscks.xksproxy.app import Proxy
 from kmscks.xksproxy.backends.base import KeyBackend
@@ -36,6 +37,7 @@ def main(argv: list[str]) -> int:
         description="Run the bundled XKS proxy. `cks xks-proxy init DIR` writes a ready config.",
     )
     parser.add_argument("--config", required=True, help="the proxy's TOML config file")
+    parser.add_argument("--version", action="version", version=version_string())
     parser.add_argument("--host", help="override server.host")
     parser.add_argument("--port", type=int, help="override server.port (0 picks a free port)")
     parser.add_argument(

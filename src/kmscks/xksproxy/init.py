@@ -11,9 +11,11 @@ import argparse
 import base64
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
+from kmscks.main import cks_command
 from kmscks.xksproxy import certs
 from kmscks.xksproxy.config import API_ROOT, ConfigError, parse
 
@@ -53,6 +55,10 @@ backend = "software"
 """
 
 
+# Where `make run` and a plain `cks serve` listen (docs/configuration.md).
+DEFAULT_KMS_ENDPOINT = "http://127.0.0.1:4599"
+
+
 def new_access_key_id() -> str:
     # 15 random bytes are exactly 24 base32 characters from [A-Z2-7], without padding.
     return base64.b32encode(os.urandom(15)).decode()
@@ -75,6 +81,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--uri-path-prefix", default="/cks/store1")
     parser.add_argument("--key-id", default="cks-key-1")
     parser.add_argument("--force", action="store_true", help="overwrite an existing config")
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL_KMS")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or DEFAULT_KMS_ENDPOINT,
+        help="the `cks serve` that will hold the key store, for the printed command "
+        f"(AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, else {DEFAULT_KMS_ENDPOINT})",
+    )
     args = parser.parse_args(argv)
 
     directory = Path(args.directory).resolve()
@@ -128,9 +142,13 @@ def main(argv: list[str]) -> int:
         _write(directory / name, data, mode)
 
     endpoint = f"https://{args.hostname}"
+    # Every command printed here runs as pasted: the absolute path of this cks (the bare name is
+    # often not on PATH), and the local server's URL, without which the AWS CLI and `cks kms`
+    # send the request to the real AWS KMS in that region.
+    cks = cks_command()
     sys.stdout.write(
         f"Wrote {directory}\n\n"
-        f"Start the proxy:  cks xks-proxy --config {config_path}\n"
+        f"Start the proxy:  {cks} xks-proxy --config {shlex.quote(str(config_path))}\n"
         f"  (it listens on {args.host}:{args.port}; map {args.hostname} to it in `cks serve`'s\n"
         f'   [xks] resolve table, and give [xks] ca_bundle = "{directory / "ca.pem"}")\n\n'
         "Values for CreateCustomKeyStore (CustomKeyStoreType EXTERNAL_KEY_STORE):\n"
@@ -140,8 +158,11 @@ def main(argv: list[str]) -> int:
         f"  RawSecretAccessKey:   {secret}\n"
         f"  XksKeyId (CreateKey): {args.key_id}\n"
         f"  CA certificate:       {directory / 'ca.pem'}\n\n"
-        "For example:\n"
-        "  aws kms create-custom-key-store --custom-key-store-name my-xks \\\n"
+        f"Create the key store on the cks server at {args.endpoint_url} (it signs with your\n"
+        "configured credentials: the built-in test/test work, `cks configure` sets them up):\n"
+        f"  {cks} kms create-custom-key-store \\\n"
+        f"    --endpoint-url {shlex.quote(args.endpoint_url)} --region {args.region} \\\n"
+        "    --custom-key-store-name my-xks \\\n"
         "    --custom-key-store-type EXTERNAL_KEY_STORE \\\n"
         "    --xks-proxy-connectivity PUBLIC_ENDPOINT \\\n"
         f"    --xks-proxy-uri-endpoint {endpoint} --xks-proxy-uri-path {uri_path} \\\n"

@@ -1,0 +1,58 @@
+"""Argparse errors in the AWS CLI 2.33 layout, byte for byte (aws-cli-behaviour.md §8).
+
+The comparison tests check the same cases against Debian's 2.9.19, converted to 2.33's layout
+(conftest.as_cks); these pin the layout itself, so a wrong conversion cannot hide a wrong cks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+D = "describe-custom-key-stores"
+USAGE = (
+    b"usage: cks [options] <command> <subcommand> [<subcommand> ...] [parameters]\n"
+    b"To see help text, you can run:\n\n"
+    b"  cks help\n  cks <command> help\n  cks <command> <subcommand> help\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([D, "--page-size", "abc"], b"argument --page-size: invalid int value: 'abc'"),
+        ([D, "--output", "xml"], b"argument --output: Found invalid choice 'xml'\n"),
+        ([D, "--color", "sometimes"], b"argument --color: Found invalid choice 'sometimes'\n"),
+        (
+            [D, "--generate-cli-skeleton", "xml"],
+            b"argument --generate-cli-skeleton: Found invalid choice 'xml'\n",
+        ),
+        (
+            [D, "--cli-binary-format", "hex"],
+            b"argument --cli-binary-format: Found invalid choice 'hex'\n",
+        ),
+        (
+            ["describe-custom-key-store"],
+            b"argument operation: Found invalid choice 'describe-custom-key-store'\n\n"
+            b"Maybe you meant:\n\n  * describe-custom-key-stores\n  * delete-custom-key-store\n"
+            b"  * create-custom-key-store",
+        ),
+        (
+            ["connect-custom-key-store"],
+            b"the following arguments are required: --custom-key-store-id",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, bytes) else " ".join(value),
+)
+def test_argparse_errors_put_the_message_first(cks: Any, args: list[str], message: bytes) -> None:
+    result = cks([*args, "--endpoint-url", "http://127.0.0.1:9"])
+    assert result.rc == 252 and result.stdout == b""
+    assert result.stderr == b"\ncks: [ERROR]: " + message + b"\n\n" + USAGE + b"\n"
+    assert b"valid choices are" not in result.stderr
+
+
+def test_unknown_options_keep_their_layout(cks: Any) -> None:
+    result = cks([D, "--endpoint-url", "http://127.0.0.1:9", "--foo", "bar"])
+    assert result.rc == 252
+    assert result.stderr == b"\n" + USAGE + b"\nUnknown options: --foo, bar\n\n"
