@@ -104,9 +104,21 @@ class ServerConfig:
     lease_seconds: float = 10.0
     max_clock_skew_seconds: int = 900
     default_page_size: int = 100
+    # [keys]: the length of a "day" for key deletion windows (86,400 s; shorter for tests and
+    # demos) and the customer managed keys allowed per account and Region.
+    day_seconds: float = 86400.0
+    max_keys_per_region: int = 100_000
 
 
-_SECTIONS = {"server", "limits", "credentials", "xks", "vpc_endpoint_services", "cloudhsm"}
+_SECTIONS = {
+    "server",
+    "limits",
+    "credentials",
+    "xks",
+    "vpc_endpoint_services",
+    "cloudhsm",
+    "keys",
+}
 
 
 def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -277,4 +289,22 @@ def load_config(path: Path | None) -> ServerConfig:
             raise ConfigError(f"limits.requests_per_second must be 0 (off) or more, not {rate}")
         values["requests_per_second"] = rate
     _no_leftovers(limits, "[limits]")
+    values.update(_keys(data.get("keys", {})))
     return ServerConfig(**values)
+
+
+def _keys(table: dict[str, Any]) -> dict[str, Any]:
+    table = dict(table)
+    values: dict[str, Any] = {}
+    if "day_seconds" in table:
+        day = _take(table, "day_seconds", (int, float), "keys")
+        if isinstance(day, bool) or day <= 0:
+            raise ConfigError(f"keys.day_seconds must be more than 0, not {day}")
+        values["day_seconds"] = float(day)
+    if "max_keys_per_region" in table:
+        quota = _take(table, "max_keys_per_region", int, "keys")
+        if quota < 1:
+            raise ConfigError(f"keys.max_keys_per_region must be 1 or more, not {quota}")
+        values["max_keys_per_region"] = quota
+    _no_leftovers(table, "[keys]")
+    return values

@@ -22,12 +22,17 @@ from kmscks.api.rsgi import RsgiApp
 from kmscks.cloudhsm.admin import ADMIN_MODEL, ADMIN_OPERATIONS, CloudHsmAdmin
 from kmscks.cloudhsm.api import CLOUDHSM_OPERATIONS, CloudHsmV2
 from kmscks.cloudhsm.control import ControlPlane
+from kmscks.cloudhsm.keys import ClusterKeys
 from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
+from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
 from kmscks.markers import MarkerCodec
 from kmscks.registry import bind
 from kmscks.service.custom_key_stores import KeyStoreService
+from kmscks.service.key_backends import ProxyExternalKeys
+from kmscks.service.key_deletion import KeyDeletionWorker
+from kmscks.service.keys import KeyService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
 from kmscks.service.served import KMS_OPERATIONS
 from kmscks.service.transitions import TransitionWorker
@@ -58,8 +63,11 @@ class Process:
     config: ServerConfig
     store: SqlStore
     service: KeyStoreService
+    keys: KeyService
     worker: TransitionWorker
+    deletions: KeyDeletionWorker
     handler: RequestHandler
+    cloudhsm_keys: CloudHsmKeyConnector  # what the KMS key service calls for CloudHSM keys
 
 
 def build_process(options: ServeOptions) -> Process:
@@ -68,22 +76,36 @@ def build_process(options: ServeOptions) -> Process:
     store = open_store(options.database_url, data_dir)
     master_key = load_master_key(config.master_key, data_dir)
     worker_ref: list[TransitionWorker] = []
-    control = ControlPlane(store, config.cloudhsm)
+    sealer = Sealer(master_key)
+    control = ControlPlane(store, config.cloudhsm, sealer)
+    cluster_keys = ClusterKeys(control)
+    cloudhsm_keys = CloudHsmKeyConnector(cluster_keys)
+    xks = XksConnector(config.xks, config.vpc_endpoint_services)
     service = KeyStoreService(
         store=store,
         config=config,
-        xks=XksConnector(config.xks, config.vpc_endpoint_services),
+        xks=xks,
         clusters=ClusterChecks(control),
-        sealer=Sealer(master_key),
+        sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "marker-v1")),
         wake_worker=lambda: worker_ref[0].wake() if worker_ref else None,
     )
     worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
     worker_ref.append(worker)
+    deletions = KeyDeletionWorker(store, cloudhsm_keys.delete_backing_key)
+    keys = KeyService(
+        store=store,
+        config=config,
+        sealer=sealer,
+        markers=MarkerCodec(derive_key(master_key, "key-marker-v1")),
+        cloudhsm_keys=cloudhsm_keys,
+        external_keys=ProxyExternalKeys(xks.keys, service.proxy_settings),
+        wake_deletion=deletions.wake,
+    )
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
         load_service_model("kms"),
-        bind(KMS_OPERATIONS, service),
+        bind(KMS_OPERATIONS, service, keys),
         internal_error="KMSInternalException",
         quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
     )
@@ -98,12 +120,12 @@ def build_process(options: ServeOptions) -> Process:
     )
     admin = Api(
         ServiceModel("cks-cloudhsm-admin", ADMIN_MODEL),
-        bind(ADMIN_OPERATIONS, CloudHsmAdmin(control)),
+        bind(ADMIN_OPERATIONS, CloudHsmAdmin(control, cluster_keys)),
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
     handler = RequestHandler([kms, cloudhsm, admin], authenticator)
-    return Process(config, store, service, worker, handler)
+    return Process(config, store, service, keys, worker, deletions, handler, cloudhsm_keys)
 
 
 def create_app() -> RsgiApp:
@@ -118,8 +140,10 @@ def create_app() -> RsgiApp:
 
     def on_start(loop: asyncio.AbstractEventLoop) -> None:
         tasks.append(loop.create_task(process.worker.run()))
+        tasks.append(loop.create_task(process.deletions.run()))
 
     def on_stop() -> None:
         process.worker.stop()
+        process.deletions.stop()
 
     return RsgiApp(process.handler, on_start, on_stop)

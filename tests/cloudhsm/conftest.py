@@ -1,11 +1,14 @@
-"""A server with fast CloudHSM transitions for the CloudHSM tests; each test has its own region."""
+"""A server with fast CloudHSM transitions for the CloudHSM tests (each test has its own region),
+and fresh databases for the in-process ones."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from kmscks.store.sql import PostgresStore, SqliteStore, SqlStore
 from tests.cloudhsm.lab import Lab, hsm_region
 from tests.helpers.server import ServerProcess, start_cks_server
 
@@ -32,3 +35,28 @@ def hsm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
 @pytest.fixture
 def lab(hsm_server: ServerProcess) -> Lab:
     return Lab(hsm_server.url, hsm_region())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], SqlStore]]:
+    """A factory of connections to one fresh database (each like another server process)."""
+    if request.param == "sqlite":
+
+        def factory() -> SqlStore:
+            return SqliteStore(tmp_path / "cks.sqlite3")
+    else:
+        url = request.getfixturevalue("fresh_postgres")
+
+        def factory() -> SqlStore:
+            return PostgresStore(url)
+
+    opened: list[SqlStore] = []
+
+    def tracked() -> SqlStore:
+        store = factory()
+        opened.append(store)
+        return store
+
+    yield tracked
+    for store in opened:
+        store.close()

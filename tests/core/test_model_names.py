@@ -178,6 +178,18 @@ CLOUDHSM_ENUM_VALUES = {
 NOT_CLOUDHSM_ENUMS = {
     "POST": "an HTTP method",
     "AVAILABLE": "a subnet state of the admin API (cloudhsm/admin.py), not of cloudhsmv2",
+    # The simulated HSM's failure kinds (cloudhsm/keys.py), mapped to KMS errors by the connector.
+    **{
+        kind: "a failure kind of the simulated HSM"
+        for kind in (
+            "UNREACHABLE",
+            "NO_USER",
+            "NO_SESSION",
+            "KEY_NOT_FOUND",
+            "LABEL_TAKEN",
+            "TAG_MISMATCH",
+        )
+    },
 }
 
 

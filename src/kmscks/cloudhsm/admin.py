@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from kmscks.caller import Caller
-from kmscks.cloudhsm import kmsuser, lifecycle
+from kmscks.cloudhsm import keys, kmsuser, lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner, invalid_request, not_found
+from kmscks.cloudhsm.keys import ClusterKeys, HsmFailure
 from kmscks.registry import serves
 
 _CLUSTER_OPERATIONS = {
@@ -25,6 +26,13 @@ _CLUSTER_OPERATIONS = {
     "RepairSecurityGroup": "Restore the security group rules.",
     "BlockNetwork": "Block the network between KMS and the cluster (a network ACL).",
     "UnblockNetwork": "Unblock the network.",
+    "ExhaustSessions": "Use up the cluster's PKCS#11 sessions, so KMS finds none free.",
+    "RestoreSessions": "Free the cluster's PKCS#11 sessions again.",
+}
+_KEY_OPERATIONS = {
+    "ListKeys": "List the keys in the cluster (handle, label, owner; never key material).",
+    "DeleteKey": "Delete a key from the cluster by --label or --key-handle (CloudHSM CLI key"
+    " delete).",
 }
 _PASSWORD_OPERATIONS = {
     "CreateKmsUser": "Create the kmsuser crypto user with a password.",
@@ -35,6 +43,57 @@ _SUBNET_OPERATIONS = {
     "ExhaustSubnet": "Use up every free IP address of a subnet.",
     "RestoreSubnet": "Undo DeleteSubnet and ExhaustSubnet.",
 }
+
+
+def _key_shapes() -> dict[str, Any]:
+    return {
+        "KeyHandle": {"type": "string", "pattern": "0x[0-9a-fA-F]{1,16}"},
+        "Label": {"type": "string", "min": 1, "max": 2048},
+        "Timestamp": {"type": "timestamp"},
+        "KeyEntry": {
+            "type": "structure",
+            "members": {
+                "KeyHandle": {"shape": "KeyHandle"},
+                "Label": {"shape": "Label"},
+                "Owner": {"shape": "String"},
+                "KeyType": {"shape": "String"},
+                "CreateTimestamp": {"shape": "Timestamp"},
+            },
+        },
+        "KeyList": {"type": "list", "member": {"shape": "KeyEntry"}},
+        "ListKeysRequest": {
+            "type": "structure",
+            "required": ["ClusterId"],
+            "members": {"ClusterId": {"shape": "ClusterId"}},
+        },
+        "ListKeysResponse": {
+            "type": "structure",
+            "members": {"ClusterId": {"shape": "ClusterId"}, "Keys": {"shape": "KeyList"}},
+        },
+        "DeleteKeyRequest": {
+            "type": "structure",
+            "required": ["ClusterId"],
+            "members": {
+                "ClusterId": {"shape": "ClusterId"},
+                "Label": {"shape": "Label"},
+                "KeyHandle": {"shape": "KeyHandle"},
+            },
+        },
+        "DeleteKeyResponse": {
+            "type": "structure",
+            "members": {"ClusterId": {"shape": "ClusterId"}, "Key": {"shape": "KeyEntry"}},
+        },
+    }
+
+
+def _key_entry(row: Any) -> dict[str, Any]:
+    return {
+        "KeyHandle": keys.format_handle(row.key_handle),
+        "Label": row.label,
+        "Owner": row.owner,
+        "KeyType": "aes-256",
+        "CreateTimestamp": row.created_at,
+    }
 
 
 def _admin_model() -> dict[str, Any]:
@@ -69,6 +128,7 @@ def _admin_model() -> dict[str, Any]:
         (_PASSWORD_OPERATIONS, {"ClusterId": "ClusterId", "Password": "Password"}),
         (_SUBNET_OPERATIONS, {"SubnetId": "SubnetId"}),
     )
+    shapes.update(_key_shapes())
     for group, members in groups:
         for name, documentation in group.items():
             shapes[f"{name}Request"] = {
@@ -83,6 +143,14 @@ def _admin_model() -> dict[str, Any]:
                 "output": {"shape": "AdminResponse"},
                 "documentation": documentation,
             }
+    for name, documentation in _KEY_OPERATIONS.items():
+        operations[name] = {
+            "name": name,
+            "http": {"method": "POST", "requestUri": "/"},
+            "input": {"shape": f"{name}Request"},
+            "output": {"shape": f"{name}Response"},
+            "documentation": documentation,
+        }
     return {
         "metadata": {
             "apiVersion": "2026-11-28",
@@ -99,14 +167,20 @@ def _admin_model() -> dict[str, Any]:
 
 
 ADMIN_MODEL = _admin_model()
-ADMIN_OPERATIONS = {**_CLUSTER_OPERATIONS, **_PASSWORD_OPERATIONS, **_SUBNET_OPERATIONS}
+ADMIN_OPERATIONS = {
+    **_CLUSTER_OPERATIONS,
+    **_PASSWORD_OPERATIONS,
+    **_SUBNET_OPERATIONS,
+    **_KEY_OPERATIONS,
+}
 
 
 class CloudHsmAdmin:
     """One coroutine per admin operation (@serves, one for each of ADMIN_OPERATIONS)."""
 
-    def __init__(self, control: ControlPlane) -> None:
+    def __init__(self, control: ControlPlane, cluster_keys: ClusterKeys) -> None:
         self._control = control
+        self._keys = cluster_keys
 
     def _cluster(self, caller: Caller, params: dict[str, Any], *states: str) -> Any:
         owner = Owner(caller.account_id, caller.region)
@@ -219,6 +293,34 @@ class CloudHsmAdmin:
     @serves("UnblockNetwork")
     async def unblock_network(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._change(caller, params, {"network_ok": 1})
+
+    @serves("ExhaustSessions")
+    async def exhaust_sessions(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        return self._change(caller, params, {"sessions_exhausted": 1})
+
+    @serves("RestoreSessions")
+    async def restore_sessions(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        return self._change(caller, params, {"sessions_exhausted": 0})
+
+    @serves("ListKeys")
+    async def list_keys(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        cluster = self._cluster(caller, params)
+        rows = self._keys.list_keys(cluster.cluster_id)
+        return {"ClusterId": cluster.cluster_id, "Keys": [_key_entry(row) for row in rows]}
+
+    @serves("DeleteKey")
+    async def delete_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        label, handle = params.get("Label"), params.get("KeyHandle")
+        if (label is None) == (handle is None):
+            raise invalid_request("Specify exactly one of Label and KeyHandle.")
+        cluster = self._cluster(caller, params)
+        try:
+            row = self._keys.remove_key(
+                cluster.cluster_id, label, int(handle, 16) if handle is not None else None
+            )
+        except HsmFailure as failure:
+            raise not_found(failure.detail)
+        return {"ClusterId": cluster.cluster_id, "Key": _key_entry(row)}
 
     def _subnet(self, caller: Caller, params: dict[str, Any], **changes: bool) -> dict[str, Any]:
         owner = Owner(caller.account_id, caller.region)

@@ -149,7 +149,9 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
         )
         request = shapes[ADMIN_MODEL["operations"][operation]["input"]["shape"]]
         for member in request["members"]:
-            command_parser.add_argument(f"--{kebab(member)}", dest=member, required=True)
+            command_parser.add_argument(
+                f"--{kebab(member)}", dest=member, required=member in request.get("required", [])
+            )
     quick = sub.add_parser(
         "quickstart",
         help="Create an ACTIVE two-HSM cluster with a kmsuser, ready for a CloudHSM key store.",

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kmscks.cloudhsm import certs, lifecycle
 from kmscks.cloudhsm.network import region_subnets
@@ -21,6 +22,9 @@ from kmscks.config import CloudHsmSettings, Subnet
 from kmscks.errors import ServiceError
 from kmscks.store.clusters import BackupRow, ClusterRow, ClusterTables, HsmRow, SubnetState
 from kmscks.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from kmscks.service.secrets import Sealer
 
 HSM_TYPES = ("hsm1.medium", "hsm2m.medium")
 MAX_HSMS_PER_CLUSTER = 28
@@ -53,12 +57,25 @@ class LiveHsm:
 
 class ControlPlane:
     def __init__(
-        self, store: SqlStore, settings: CloudHsmSettings, clock: Callable[[], float] = time.time
+        self,
+        store: SqlStore,
+        settings: CloudHsmSettings,
+        sealer: Sealer,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self.tables = ClusterTables(store)
         self.settings = settings
+        # Key material held by the clusters is stored only sealed under the master key.
+        self.sealer = sealer
         self._clock = clock
+
+    @property
+    def store(self) -> SqlStore:
+        return self._store
+
+    def now(self) -> float:
+        return self._clock()
 
     @property
     def _delay(self) -> float:
@@ -176,7 +193,13 @@ class ControlPlane:
             kmsuser_salt=backup.kmsuser_salt if backup else None,
             kmsuser_hash=backup.kmsuser_hash if backup else None,
         )
-        self.tables.insert_cluster(cluster)
+        if backup is None:
+            self.tables.insert_cluster(cluster)
+            return cluster
+        # A restored cluster holds the users and the keys its backup holds: both or neither.
+        with self._store.mutation(owner.region):
+            self.tables.insert_cluster(cluster)
+            self.tables.copy_keys(backup.cluster_id, backup.create_timestamp, cluster_id)
         return cluster
 
     def _source_backup(self, owner: Owner, reference: str) -> BackupRow:
@@ -221,7 +244,9 @@ class ControlPlane:
         """A backup of an initialized cluster, users included (it keeps the lineage).
 
         CloudHSM backs clusters up periodically; here a backup is taken at initialization and at
-        each change of HSMs or of the kmsuser, so a restore always has the latest state.
+        each change of HSMs or of the kmsuser, so a restore always has the latest users. The
+        keys a backup holds are the cluster's keys at the backup's time (`copy_keys` on
+        restore), so a backup costs no copy of the keys; creating a key takes no backup.
         """
         self.tables.insert_backup(
             BackupRow(

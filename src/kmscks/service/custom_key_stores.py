@@ -27,8 +27,18 @@ from kmscks.service.states import State
 from kmscks.service.transitions import TransitionResult
 from kmscks.service.update import UpdateOperation
 from kmscks.service.views import CLOUDHSM, VPC, list_entry
+from kmscks.store.keys import KeyTables
 from kmscks.store.records import StoreRecord
 from kmscks.store.sql import NameConflict
+
+
+def has_keys(store_id: str) -> ServiceError:
+    """Keys in any state count, PendingDeletion included, until they are deleted."""
+    return ServiceError(
+        "CustomKeyStoreHasCMKsException",
+        f"Custom key store {store_id} contains KMS keys. Schedule deletion of the KMS keys and"
+        " wait for the waiting period to end before deleting the custom key store.",
+    )
 
 
 class KeyStoreService(UpdateOperation):
@@ -232,12 +242,13 @@ class KeyStoreService(UpdateOperation):
         record = self._require(caller, params["CustomKeyStoreId"])
         if State(record.connection_state) not in states.DELETE_ALLOWED:
             raise invalid_state(record, "be deleted")
-        if record.key_count:
-            raise ServiceError(
-                "CustomKeyStoreHasCMKsException",
-                f"Custom key store {record.id} still contains KMS keys.",
-            )
+        keys = KeyTables(self._store)
+        if keys.count_store_keys(record.id):
+            raise has_keys(record.id)
         with self._store.mutation(caller.region) as tx:
+            # Again inside the mutation that CreateKey also inserts in (contract §5.9).
+            if keys.count_store_keys(record.id):
+                raise has_keys(record.id)
             if not tx.delete(record.seq or 0, record.connection_state):
                 current = tx.get(caller.account_id, caller.region, record.id)
                 if current is None:

@@ -17,4 +17,35 @@ KMS_OPERATIONS: tuple[str, ...] = (
     "ConnectCustomKeyStore",
     "DisconnectCustomKeyStore",
     "DeleteCustomKeyStore",
+    # KMS keys: service/keys.py (KeyService) and the modules it gathers.
+    "CreateKey",  # key_create.py
+    "DescribeKey",
+    "ListKeys",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "CreateAlias",  # aliases.py
+    "UpdateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "GetKeyPolicy",  # key_extras.py
+    "PutKeyPolicy",
+    "ListResourceTags",
+    "TagResource",
+    "UntagResource",
+    "UpdateKeyDescription",
+    # Answered, not supported (docs/keys.md): key_extras.py.
+    "GetKeyRotationStatus",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "RotateKeyOnDemand",
+    "ListKeyRotations",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
 )

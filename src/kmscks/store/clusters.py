@@ -1,4 +1,5 @@
-"""Persistence of the simulated CloudHSM control plane: clusters, HSMs, backups, subnet state.
+"""Persistence of the simulated CloudHSM control plane: clusters, HSMs, backups, subnet state,
+and the keys the clusters hold.
 
 store layer. Rows are plain dataclasses; queries share the SqlStore's connection, so they can
 run inside the same transaction as a custom key store change (a Connect that rotates the
@@ -40,6 +41,7 @@ class ClusterRow:
     kmsuser_locked: int = 0
     kmsuser_logged_in: int = 0
     kmsuser_failures: int = 0
+    sessions_exhausted: int = 0  # simulated overload: no free PKCS#11 session
     seq: int | None = None
 
 
@@ -74,6 +76,46 @@ class BackupRow:
     kmsuser_salt: str | None
     kmsuser_hash: str | None
     seq: int | None = None
+
+
+@dataclass(slots=True)
+class KeyRow:
+    """A key held by a cluster. The material is only ever stored sealed under the master key.
+
+    A cluster's keys stay as rows after deletion (`deleted_at`), so that a backup, which holds
+    the keys that existed when it was taken, can still be restored with them.
+    """
+
+    cluster_id: str
+    key_handle: int
+    label: str
+    owner: str
+    material_sealed: str
+    created_at: float
+    deleted_at: float | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKey:
+    """What a cryptographic call needs of a key: its row's identity and sealed material."""
+
+    seq: int
+    key_handle: int
+    material_sealed: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterAccess:
+    """The columns that decide whether KMS can use a cluster, read without its certificates."""
+
+    state: str
+    state_since: float
+    restored: bool
+    network_ok: bool
+    security_group_ok: bool
+    has_kmsuser: bool
+    sessions_exhausted: bool
 
 
 @dataclass(slots=True)
@@ -156,6 +198,86 @@ class ClusterTables:
     def backups(self, account_id: str, region: str) -> list[BackupRow]:
         return self._select(
             BackupRow, "cloudhsm_backups", "account_id = ? AND region = ?", (account_id, region)
+        )
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def cluster_access(
+        self, account_id: str, region: str, cluster_id: str, label: str | None = None
+    ) -> tuple[ClusterAccess | None, list[tuple[str, str, float]], LiveKey | None]:
+        """What decides whether KMS can use a cluster and the key labelled `label` in it, in
+        one statement (one round trip on PostgreSQL, on every cryptographic call): the
+        cluster's access columns (None if there is no such cluster), (zone, stored state,
+        since) of each HSM row, and the live key with that label."""
+        rows = self._store._execute(
+            "SELECT c.state, c.state_since, c.source_backup_id IS NOT NULL, c.network_ok,"
+            " c.security_group_ok, c.kmsuser_hash IS NOT NULL, c.sessions_exhausted,"
+            " h.availability_zone, h.state, h.state_since, k.seq, k.key_handle, k.material_sealed"
+            " FROM cloudhsm_clusters c"
+            " LEFT JOIN cloudhsm_hsms h ON h.cluster_id = c.cluster_id"
+            " LEFT JOIN cloudhsm_keys k ON k.cluster_id = c.cluster_id AND k.label = ?"
+            " AND k.deleted_at IS NULL"
+            " WHERE c.cluster_id = ? AND c.account_id = ? AND c.region = ?",
+            (label, cluster_id, account_id, region),
+        ).fetchall()
+        if not rows:
+            return None, [], None
+        first = rows[0]
+        access = ClusterAccess(
+            str(first[0]),
+            float(first[1]),
+            bool(first[2]),
+            bool(first[3]),
+            bool(first[4]),
+            bool(first[5]),
+            bool(first[6]),
+        )
+        hsms = [(str(r[7]), str(r[8]), float(r[9])) for r in rows if r[7] is not None]
+        key = (
+            LiveKey(int(first[10]), int(first[11]), str(first[12]))
+            if first[10] is not None
+            else None
+        )
+        return access, hsms, key
+
+    def insert_key(self, row: KeyRow) -> None:
+        self._insert("cloudhsm_keys", row)
+
+    def live_key(self, cluster_id: str, label: str) -> LiveKey | None:
+        row = self._store._execute(
+            "SELECT seq, key_handle, material_sealed FROM cloudhsm_keys"
+            " WHERE cluster_id = ? AND label = ? AND deleted_at IS NULL",
+            (cluster_id, label),
+        ).fetchone()
+        return LiveKey(int(row[0]), int(row[1]), str(row[2])) if row else None
+
+    def live_keys(self, cluster_id: str) -> list[KeyRow]:
+        return self._select(
+            KeyRow, "cloudhsm_keys", "cluster_id = ? AND deleted_at IS NULL", (cluster_id,)
+        )
+
+    def next_key_handle(self, cluster_id: str) -> int:
+        row = self._store._execute(
+            "SELECT MAX(key_handle) FROM cloudhsm_keys WHERE cluster_id = ?", (cluster_id,)
+        ).fetchone()
+        return int(row[0] or 0) + 1
+
+    def delete_key(self, seq: int, when: float) -> bool:
+        cursor = self._store._execute(
+            "UPDATE cloudhsm_keys SET deleted_at = ? WHERE seq = ? AND deleted_at IS NULL",
+            (when, seq),
+        )
+        return bool(cursor.rowcount == 1)
+
+    def copy_keys(self, source_cluster: str, as_of: float, target_cluster: str) -> None:
+        """Give `target_cluster` the keys `source_cluster` held at time `as_of` (a restore)."""
+        self._store._execute(
+            "INSERT INTO cloudhsm_keys"
+            " (cluster_id, key_handle, label, owner, material_sealed, created_at)"
+            " SELECT ?, key_handle, label, owner, material_sealed, created_at FROM cloudhsm_keys"
+            " WHERE cluster_id = ? AND created_at <= ? AND (deleted_at IS NULL OR deleted_at > ?)"
+            " ORDER BY seq",
+            (target_cluster, source_cluster, as_of, as_of),
         )
 
     # -- subnets ---------------------------------------------------------------------------

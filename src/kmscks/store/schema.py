@@ -168,4 +168,102 @@ MIGRATIONS += (
     ),
 )
 
+
+def _cloudhsm_keys(seq_column: str, real: str, integer: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE cloudhsm_keys (
+    seq {seq_column},
+    cluster_id TEXT NOT NULL,
+    key_handle {integer} NOT NULL,
+    label TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    material_sealed TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    deleted_at {real}
+)""",
+        # A handle is never reused in a cluster, deleted keys included (backups still hold them).
+        "CREATE UNIQUE INDEX cloudhsm_keys_handle ON cloudhsm_keys (cluster_id, key_handle)",
+        # KMS finds a backing key by its label (the KMS key ARN) on every cryptographic call.
+        "CREATE UNIQUE INDEX cloudhsm_keys_label ON cloudhsm_keys (cluster_id, label)"
+        " WHERE deleted_at IS NULL",
+        "ALTER TABLE cloudhsm_clusters ADD COLUMN sessions_exhausted INTEGER NOT NULL DEFAULT 0",
+    )
+
+
+MIGRATIONS += (
+    Migration(
+        3,
+        "keys held by simulated CloudHSM clusters; PKCS#11 session exhaustion",
+        {
+            "sqlite": _cloudhsm_keys("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "INTEGER"),
+            "postgres": _cloudhsm_keys("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", "BIGINT"),
+        },
+    ),
+)
+
+
+def _key_tables(seq_column: str, real: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE kms_keys (
+    seq {seq_column},
+    id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    custom_key_store_id TEXT,
+    xks_key_id TEXT,
+    description TEXT NOT NULL,
+    requested_state TEXT NOT NULL,
+    deletion_date {real},
+    creation_date {real} NOT NULL,
+    material_sealed TEXT,
+    policy TEXT NOT NULL
+)""",
+        # ListKeys: keyset pages in creation order; the quota counts the same range.
+        "CREATE INDEX kms_keys_page ON kms_keys (account_id, region, seq)",
+        # The keys of a store: CustomKeyStoreHasCMKsException, XksKeyId uniqueness (a backstop
+        # for the check made inside the region-serialized mutation).
+        "CREATE INDEX kms_keys_store ON kms_keys (custom_key_store_id)"
+        " WHERE custom_key_store_id IS NOT NULL",
+        "CREATE UNIQUE INDEX kms_keys_xks_key ON kms_keys (custom_key_store_id, xks_key_id)"
+        " WHERE xks_key_id IS NOT NULL",
+        # The deletion job looks only at keys with a scheduled deletion.
+        "CREATE INDEX kms_keys_deletion ON kms_keys (deletion_date)"
+        " WHERE deletion_date IS NOT NULL",
+        f"""
+CREATE TABLE kms_aliases (
+    seq {seq_column},
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    creation_date {real} NOT NULL,
+    last_updated_date {real} NOT NULL,
+    UNIQUE (account_id, region, name)
+)""",
+        "CREATE INDEX kms_aliases_page ON kms_aliases (account_id, region, seq)",
+        "CREATE INDEX kms_aliases_key ON kms_aliases (key_id)",
+        """
+CREATE TABLE kms_key_tags (
+    key_id TEXT NOT NULL,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+)""",
+    )
+
+
+MIGRATIONS += (
+    Migration(
+        4,
+        "KMS keys, aliases and key tags",
+        {
+            "sqlite": _key_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
+            "postgres": _key_tables("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+        },
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

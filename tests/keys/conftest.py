@@ -1,0 +1,180 @@
+"""Servers for the key tests: one with a proxy that knows external keys and fast CloudHSM
+transitions, and one with a short day for deletions; a CloudHSM lab and an external key store
+helper for each test's own region."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.cloudhsm.lab import Lab, hsm_region
+from tests.helpers.clients import kms_client, unique_region, xks_params
+from tests.helpers.proxies import HEALTHY, wait_for
+from tests.helpers.server import ServerProcess, start_cks_server
+
+XKS_HOST = "xks-keys.example.test"
+_METADATA = re.compile(r"/keys/([^/]+)/metadata$")
+
+
+class KeyedProxy:
+    """An XKS proxy on 127.0.0.1 whose external keys are named by what they are:
+
+    `aes-...` an enabled AES_256 key for ENCRYPT and DECRYPT; `disabled-...` the same, DISABLED;
+    `rsa-...` an RSA_2048 key; `signonly-...` an AES_256 key for SIGN only; anything else is
+    not found. Every request is recorded (path and JSON body).
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                proxy.requests.append((self.path, json.loads(body or b"{}")))
+                status, answer = proxy.answer(self.path)
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def answer(path: str) -> tuple[int, dict[str, Any]]:
+        if path.endswith("/health"):
+            return 200, HEALTHY
+        found = _METADATA.search(path)
+        key_id = found.group(1) if found else ""
+        usage = ["ENCRYPT", "DECRYPT"]
+        if key_id.startswith("aes-"):
+            return 200, {"keySpec": "AES_256", "keyUsage": usage, "keyStatus": "ENABLED"}
+        if key_id.startswith("disabled-"):
+            return 200, {"keySpec": "AES_256", "keyUsage": usage, "keyStatus": "DISABLED"}
+        if key_id.startswith("rsa-"):
+            return 200, {"keySpec": "RSA_2048", "keyUsage": usage, "keyStatus": "ENABLED"}
+        if key_id.startswith("signonly-"):
+            return 200, {"keySpec": "AES_256", "keyUsage": ["SIGN"], "keyStatus": "ENABLED"}
+        return 404, {"errorName": "KeyNotFoundException", "errorMessage": "no such key"}
+
+    def metadata_calls(self, xks_key_id: str) -> list[dict[str, Any]]:
+        return [body for path, body in self.requests if path.endswith(f"/{xks_key_id}/metadata")]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def server_config(proxy: KeyedProxy, keys: str = "") -> str:
+    return f"""
+[server]
+transition_delay_ms = 30
+
+[limits]
+custom_key_stores = 100
+
+[cloudhsm]
+transition_ms = 40
+
+[xks]
+resolve = {{ "{XKS_HOST}" = "{proxy.address}" }}
+allow_http = ["{XKS_HOST}"]
+
+[keys]
+{keys}
+"""
+
+
+@pytest.fixture(scope="session")
+def keyed_proxy() -> Iterator[KeyedProxy]:
+    proxy = KeyedProxy()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
+def keys_server(
+    tmp_path_factory: pytest.TempPathFactory, keyed_proxy: KeyedProxy
+) -> Iterator[ServerProcess]:
+    server = start_cks_server(tmp_path_factory.mktemp("keys-server"), server_config(keyed_proxy))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def short_day_server(
+    tmp_path_factory: pytest.TempPathFactory, keyed_proxy: KeyedProxy
+) -> Iterator[ServerProcess]:
+    """A day of 0.05 s: a 7-day window ends in 0.35 s."""
+    server = start_cks_server(
+        tmp_path_factory.mktemp("short-day-server"),
+        server_config(keyed_proxy, "day_seconds = 0.05"),
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lab(keys_server: ServerProcess) -> Lab:
+    return Lab(keys_server.url, hsm_region())
+
+
+def settled(kms: Any, store_id: str) -> str:
+    """Wait for a store's Connect/Disconnect to end; its ConnectionState."""
+
+    def state() -> str | None:
+        entry = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0]
+        found = str(entry["ConnectionState"])
+        return None if found in ("CONNECTING", "DISCONNECTING") else found
+
+    return str(wait_for(state))
+
+
+class ExternalStore:
+    """A connected external key store on the keyed proxy, in a region of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.region = unique_region()
+        self.kms = kms_client(url, self.region)
+        params = xks_params("xks-keys", host=XKS_HOST, path=f"/{self.region}/kms/xks/v1")
+        self.id = str(self.kms.create_custom_key_store(**params)["CustomKeyStoreId"])
+        self.connect()
+
+    def connect(self) -> None:
+        self.kms.connect_custom_key_store(CustomKeyStoreId=self.id)
+        assert settled(self.kms, self.id) == "CONNECTED"
+
+    def disconnect(self) -> None:
+        self.kms.disconnect_custom_key_store(CustomKeyStoreId=self.id)
+        assert settled(self.kms, self.id) == "DISCONNECTED"
+
+    def create_key(self, xks_key_id: str, **params: Any) -> dict[str, Any]:
+        return dict(
+            self.kms.create_key(
+                Origin="EXTERNAL_KEY_STORE",
+                CustomKeyStoreId=self.id,
+                XksKeyId=xks_key_id,
+                **params,
+            )["KeyMetadata"]
+        )
+
+
+@pytest.fixture
+def xks_store(keys_server: ServerProcess) -> ExternalStore:
+    return ExternalStore(keys_server.url)
