@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from kmscks.errors import ServiceError
 from kmscks.service import ciphertext as blobs
@@ -94,12 +94,11 @@ class HsmCrypto(Protocol):
         aad: bytes,
     ) -> bytes: ...
 
-    def generate_random(self, caller: Any, store_id: str, count: int) -> bytes: ...
+    def random_source(self, caller: Any, store_id: str) -> str:
+        """The cluster of a CONNECTED CloudHSM key store for GenerateRandom, or its error."""
+        ...
 
-
-class Sealed(NamedTuple):
-    blob: bytes
-    key: KeyInUse
+    def generate_random(self, caller: Any, cluster_id: str, count: int) -> bytes: ...
 
 
 def key_state_error(arn: str, state: str) -> ServiceError:
@@ -338,4 +337,7 @@ class CryptoOperations:
         store_id = params.get("CustomKeyStoreId")
         if store_id is None:
             return {"Plaintext": self._random(count)}
-        return {"Plaintext": self._hsm.generate_random(caller, store_id, count)}
+        cluster_id = self._hsm.random_source(caller, store_id)
+        if self._store_quota is not None:
+            self._store_quota(store_id)
+        return {"Plaintext": self._hsm.generate_random(caller, cluster_id, count)}
