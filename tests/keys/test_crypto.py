@@ -192,7 +192,7 @@ def hsm_key(lab: Lab) -> tuple[Lab, str, str, str]:
 
 
 def test_cloudhsm_keys_encrypt_in_the_cluster(hsm_key: tuple[Lab, str, str, str]) -> None:
-    lab, cluster_id, store_id, arn = hsm_key
+    lab, _, store_id, arn = hsm_key
     kms = lab.kms
     blob = kms.encrypt(KeyId=arn, Plaintext=b"in the hsm", EncryptionContext={"a": "b"})[
         "CiphertextBlob"
