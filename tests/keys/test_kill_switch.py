@@ -33,10 +33,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _proxy_config(port: int) -> str:
+def _proxy_config(port: int, region: str) -> str:
     return f"""
 [server]
 port = {port}
+region = "{region}"
 tls_cert = "server.pem"
 tls_key = "server-key.pem"
 
@@ -57,8 +58,9 @@ backend = "software"
 class Proxy:
     """The bundled proxy on a fixed port, so that it can be stopped and started again."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, region: str) -> None:
         self.directory = directory
+        self.region = region
         self.port = _free_port()
         ca = certs.new_ca("kill switch CA")
         server = certs.issue(ca, HOST, dns_names=(HOST,))
@@ -70,7 +72,9 @@ class Proxy:
         self.start()
 
     def start(self) -> None:
-        self.process = start_proxy(self.directory, _proxy_config(self.port), port=self.port)
+        self.process = start_proxy(
+            self.directory, _proxy_config(self.port, self.region), port=self.port
+        )
 
     def stop(self) -> None:
         assert self.process is not None
@@ -82,7 +86,8 @@ def _error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 
 def test_kill_switch_of_an_external_key(tmp_path: Path) -> None:
-    proxy = Proxy(tmp_path / "proxy")
+    region = unique_region()
+    proxy = Proxy(tmp_path / "proxy", region)
     config = f"""
 [server]
 transition_delay_ms = 20
@@ -93,7 +98,6 @@ ca_bundle = "{tmp_path / "proxy" / "ca.pem"}"
 """
     server = start_cks_server(tmp_path / "server", config)
     try:
-        region = unique_region()
         kms: Any = kms_client(server.url, region)
         store_id = kms.create_custom_key_store(
             CustomKeyStoreName="kill-switch",

@@ -21,8 +21,11 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from kmscks.caller import Caller
 from kmscks.errors import ServiceError
+from kmscks.registry import serves
 from kmscks.service import ciphertext as blobs
+from kmscks.service.keyview import KeyInUse, KeyResolver
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
@@ -38,28 +41,6 @@ _FOREIGN_CIPHERTEXT = (
 _INCORRECT_KEY = (
     "The key ID in the request does not identify a CMK that can perform this operation."
 )
-
-
-class KeyInUse(Protocol):
-    """A key as the crypto operations see it (built by the key service)."""
-
-    @property
-    def arn(self) -> str: ...
-    @property
-    def key_id(self) -> str: ...
-    @property
-    def origin(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def store_id(self) -> str | None: ...
-
-
-class Keys(Protocol):
-    def resolve(self, caller: Any, key_input: str) -> KeyInUse: ...
-    def by_id(self, caller: Any, key_id: str) -> KeyInUse | None: ...
-    def material(self, key: KeyInUse) -> bytes: ...
-    def cluster_id(self, key: KeyInUse) -> str: ...
 
 
 class XksCrypto(Protocol):
@@ -139,7 +120,7 @@ class CryptoOperations:
 
     def __init__(
         self,
-        keys: Keys,
+        keys: KeyResolver,
         xks: XksCrypto,
         hsm: HsmCrypto,
         store_quota: Callable[[str], None] | None = None,
@@ -232,7 +213,8 @@ class CryptoOperations:
 
     # -- operations ---------------------------------------------------------------------------
 
-    async def encrypt(self, caller: Any, params: dict[str, Any]) -> dict[str, Any]:
+    @serves("Encrypt")
+    async def encrypt(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         key = self._keys.resolve(caller, params["KeyId"])
         _check_algorithm(key, params.get("EncryptionAlgorithm"))
         self._usable(key)
@@ -247,7 +229,8 @@ class CryptoOperations:
             "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
         }
 
-    async def decrypt(self, caller: Any, params: dict[str, Any]) -> dict[str, Any]:
+    @serves("Decrypt")
+    async def decrypt(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         _no_recipient(params)
         named = self._keys.resolve(caller, params["KeyId"]) if "KeyId" in params else None
         blob = params.get("CiphertextBlob")
@@ -269,7 +252,8 @@ class CryptoOperations:
         )
         return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
 
-    async def re_encrypt(self, caller: Any, params: dict[str, Any]) -> dict[str, Any]:
+    @serves("ReEncrypt")
+    async def re_encrypt(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         destination = self._keys.resolve(caller, params["DestinationKeyId"])
         named = (
             self._keys.resolve(caller, params["SourceKeyId"]) if "SourceKeyId" in params else None
@@ -316,20 +300,23 @@ class CryptoOperations:
         blob = await self._seal(caller, key, operation, data_key, params.get("EncryptionContext"))
         return data_key, blob, key
 
-    async def generate_data_key(self, caller: Any, params: dict[str, Any]) -> dict[str, Any]:
+    @serves("GenerateDataKey")
+    async def generate_data_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         _no_recipient(params)
         data_key, blob, key = await self._generate_data_key(caller, params, "GenerateDataKey")
         return {"CiphertextBlob": blob, "Plaintext": data_key, "KeyId": key.arn}
 
+    @serves("GenerateDataKeyWithoutPlaintext")
     async def generate_data_key_without_plaintext(
-        self, caller: Any, params: dict[str, Any]
+        self, caller: Caller, params: dict[str, Any]
     ) -> dict[str, Any]:
         _, blob, key = await self._generate_data_key(
             caller, params, "GenerateDataKeyWithoutPlaintext"
         )
         return {"CiphertextBlob": blob, "KeyId": key.arn}
 
-    async def generate_random(self, caller: Any, params: dict[str, Any]) -> dict[str, Any]:
+    @serves("GenerateRandom")
+    async def generate_random(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         _no_recipient(params)
         count = params.get("NumberOfBytes")
         if count is None:

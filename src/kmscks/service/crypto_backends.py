@@ -18,7 +18,6 @@ from kmscks.connectors.xks_transport import ProxySettings
 from kmscks.errors import ServiceError
 from kmscks.service.base import not_found
 from kmscks.service.ciphertext import ParsedBlob
-from kmscks.service.key_backends import principal_arn, request_id
 from kmscks.service.keyview import KeyInUse
 from kmscks.service.states import State
 from kmscks.service.views import CLOUDHSM
@@ -42,7 +41,7 @@ class ProxyCrypto:
 
     def _metadata(self, caller: Any, key: KeyInUse, operation: str) -> RequestMetadata:
         return RequestMetadata(
-            principal_arn(caller), operation, request_id(caller), kms_key_arn=key.arn
+            caller.principal_arn, operation, caller.request_id, kms_key_arn=key.arn
         )
 
     async def encrypt(
