@@ -108,6 +108,9 @@ class ServerConfig:
     # demos) and the customer managed keys allowed per account and Region.
     day_seconds: float = 86400.0
     max_keys_per_region: int = 100_000
+    # [keys] crypto_requests_per_second: the crypto quota of each custom key store (AWS: 1,800
+    # for all accounts together); 0 leaves it off, like the request quota.
+    crypto_requests_per_second: int = 0
 
 
 _SECTIONS = {
@@ -306,5 +309,12 @@ def _keys(table: dict[str, Any]) -> dict[str, Any]:
         if quota < 1:
             raise ConfigError(f"keys.max_keys_per_region must be 1 or more, not {quota}")
         values["max_keys_per_region"] = quota
+    if "crypto_requests_per_second" in table:
+        rate = _take(table, "crypto_requests_per_second", int, "keys")
+        if rate < 0:
+            raise ConfigError(
+                f"keys.crypto_requests_per_second must be 0 (off) or more, not {rate}"
+            )
+        values["crypto_requests_per_second"] = rate
     _no_leftovers(table, "[keys]")
     return values

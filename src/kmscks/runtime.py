@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
 from kmscks.markers import MarkerCodec
 from kmscks.registry import bind
+from kmscks.service.crypto import CryptoOperations
+from kmscks.service.crypto_backends import ClusterCrypto, ProxyCrypto
 from kmscks.service.custom_key_stores import KeyStoreService
 from kmscks.service.key_backends import ProxyExternalKeys
 from kmscks.service.key_deletion import KeyDeletionWorker
@@ -70,6 +73,14 @@ class Process:
     cloudhsm_keys: CloudHsmKeyConnector  # what the KMS key service calls for CloudHSM keys
 
 
+def _store_quota(per_second: int) -> Callable[[str], None] | None:
+    """The crypto quota of each custom key store (contract: 1,800/s, all accounts together)."""
+    if not per_second:
+        return None
+    quota = RequestQuota(per_second)
+    return lambda store_id: quota.take("crypto", store_id, "")
+
+
 def build_process(options: ServeOptions) -> Process:
     config = load_config(Path(options.config_path) if options.config_path else None)
     data_dir = Path(options.data_dir)
@@ -102,10 +113,16 @@ def build_process(options: ServeOptions) -> Process:
         external_keys=ProxyExternalKeys(xks.keys, service.proxy_settings),
         wake_deletion=deletions.wake,
     )
+    crypto = CryptoOperations(
+        keys,
+        ProxyCrypto(xks.keys, service.proxy_settings),
+        ClusterCrypto(cloudhsm_keys, store.get),
+        store_quota=_store_quota(config.crypto_requests_per_second),
+    )
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
         load_service_model("kms"),
-        bind(KMS_OPERATIONS, service, keys),
+        bind(KMS_OPERATIONS, service, keys, crypto),
         internal_error="KMSInternalException",
         quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
     )

@@ -158,16 +158,25 @@ class ProxyProcess:
 
 
 def start_proxy(
-    directory: Path, config_text: str, env: dict[str, str] | None = None
+    directory: Path, config_text: str, env: dict[str, str] | None = None, port: int = 0
 ) -> ProxyProcess:
-    """Write config.toml into `directory`, start `cks xks-proxy` on a free port, wait for it."""
+    """Write config.toml into `directory`, start `cks xks-proxy` on `port` (0: a free one)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
     config.write_text(config_text)
     stderr_path = directory / "proxy.log"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kmscks", "xks-proxy", "--config", str(config), "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "kmscks",
+                "xks-proxy",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             env=env,

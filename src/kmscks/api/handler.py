@@ -188,4 +188,6 @@ def _headers(request_id: str) -> list[tuple[str, str]]:
 
 
 def _error(request_id: str, status: int, code: str, message: str) -> Response:
-    return status, _headers(request_id), orjson.dumps({"__type": code, "message": message})
+    # An empty message is left out: KMS sends InvalidCiphertextException with none.
+    body = {"__type": code, "message": message} if message else {"__type": code}
+    return status, _headers(request_id), orjson.dumps(body)

@@ -35,6 +35,13 @@ KMS_OPERATIONS: tuple[str, ...] = (
     "TagResource",
     "UntagResource",
     "UpdateKeyDescription",
+    # Cryptography: service/crypto.py (CryptoOperations).
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
     # Answered, not supported (docs/keys.md): key_extras.py.
     "GetKeyRotationStatus",
     "EnableKeyRotation",
