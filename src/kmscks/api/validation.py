@@ -38,6 +38,9 @@ Decode = Callable[[Any, str, list[str]], Any]
 _FAILED = " failed to satisfy constraint: "
 
 
+_NO_NUL = "Member must not contain the character U+0000"
+
+
 class _TypeMismatch(Exception):
     pass
 
@@ -166,6 +169,11 @@ class _Compiler:
         def check(value: Any, path: str, problems: list[str]) -> None:
             if not isinstance(value, dict):
                 raise _TypeMismatch(f"Expected an object at '{path or 'input'}'")
+            if None in value.values():
+                # AWS's JSON protocol reads a null member as an absent one. Dropped here, in
+                # place, so no operation ever sees a None where the model has a value.
+                for name in [name for name, member in value.items() if member is None]:
+                    del value[name]
             for name, member_check, is_required in members:
                 member_value = value.get(name)
                 # Paths are built only when used: most members of most requests are absent.
@@ -191,6 +199,10 @@ class _Compiler:
         def check(value: Any, path: str, problems: list[str]) -> None:
             if not isinstance(value, str):
                 raise _TypeMismatch(f"Expected a string at '{path}'")
+            if "\x00" in value:
+                # PostgreSQL text cannot hold U+0000 and SQLite can: refused for every member so
+                # both stores answer alike (docs/decisions.md).
+                problems.append(_problem(value, path, True, _NO_NUL))
             if enum is not None and value not in enum:
                 constraint = f"Member must satisfy enum value set: [{', '.join(enum)}]"
                 problems.append(_problem(value, path, sensitive, constraint))
