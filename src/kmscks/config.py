@@ -89,6 +89,34 @@ class CloudHsmSettings:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """What one client may cost a worker (docs/operations.md): `[limits]` in the config."""
+
+    # A KMS request is a few KiB at most; 1 MiB leaves room and stops memory abuse.
+    max_request_bytes: int = 1024 * 1024
+    max_header_bytes: int = 64 * 1024  # request line and headers
+    header_timeout_seconds: float = 10.0  # from the connection (or the last answer) to the headers
+    body_timeout_seconds: int = 10  # from the headers to the body's last byte
+    # Connections a worker serves at once; more wait in the listen backlog.
+    max_connections_per_worker: int = 1024
+    # HTTP/2 (prior knowledge) beside HTTP/1.1. granian's protocol detection waits without a
+    # timeout for a connection's first bytes, so with HTTP/2 allowed a client that connects
+    # and sends nothing holds its connection; HTTP/1.1 only closes it after header_timeout.
+    http2: bool = True
+
+
+# Each limit's TOML key in [limits], its type and its smallest value.
+_HTTP_LIMITS: tuple[tuple[str, type | tuple[type, ...], float], ...] = (
+    ("max_request_bytes", int, 1024),
+    ("max_header_bytes", int, 8192),  # granian's (hyper's) smallest read buffer
+    ("header_timeout_seconds", (int, float), 0.1),
+    ("body_timeout_seconds", int, 1),
+    ("max_connections_per_worker", int, 1),
+    ("http2", bool, 0),
+)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     credentials: tuple[Credential, ...] = (
         Credential(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, DEFAULT_ACCOUNT_ID),
@@ -111,6 +139,7 @@ class ServerConfig:
     # [keys] crypto_requests_per_second: the crypto quota of each custom key store (AWS: 1,800
     # for all accounts together); 0 leaves it off, like the request quota.
     crypto_requests_per_second: int = 0
+    http_limits: HttpLimits = HttpLimits()
 
 
 _SECTIONS = {
@@ -291,6 +320,14 @@ def load_config(path: Path | None) -> ServerConfig:
         if rate < 0:
             raise ConfigError(f"limits.requests_per_second must be 0 (off) or more, not {rate}")
         values["requests_per_second"] = rate
+    http_limits: dict[str, Any] = {}
+    for key, key_kind, smallest in _HTTP_LIMITS:
+        if key in limits:
+            value = _take(limits, key, key_kind, "limits")
+            if value < smallest:
+                raise ConfigError(f"limits.{key} must be at least {smallest:g}, not {value}")
+            http_limits[key] = value
+    values["http_limits"] = HttpLimits(**http_limits)
     _no_leftovers(limits, "[limits]")
     values.update(_keys(data.get("keys", {})))
     return ServerConfig(**values)

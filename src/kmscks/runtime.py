@@ -19,7 +19,7 @@ from kmscks.api.auth import Authenticator
 from kmscks.api.handler import Api, RequestHandler
 from kmscks.api.model import ServiceModel, load_service_model
 from kmscks.api.quota import RequestQuota
-from kmscks.api.rsgi import RsgiApp
+from kmscks.api.rsgi import BodyLimits, RsgiApp
 from kmscks.cloudhsm.admin import ADMIN_MODEL, ADMIN_OPERATIONS, CloudHsmAdmin
 from kmscks.cloudhsm.api import CLOUDHSM_OPERATIONS, CloudHsmV2
 from kmscks.cloudhsm.control import ControlPlane
@@ -28,6 +28,7 @@ from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
+from kmscks.lifeline import die_with_parent
 from kmscks.markers import MarkerCodec
 from kmscks.registry import bind
 from kmscks.service.crypto import CryptoOperations
@@ -147,6 +148,7 @@ def build_process(options: ServeOptions) -> Process:
 
 def create_app() -> RsgiApp:
     """granian's factory: one app per worker process."""
+    die_with_parent()
     options = ServeOptions.from_env()
     logging.basicConfig(
         level=options.log_level.upper(),
@@ -163,4 +165,6 @@ def create_app() -> RsgiApp:
         process.worker.stop()
         process.deletions.stop()
 
-    return RsgiApp(process.handler, on_start, on_stop)
+    limits = process.config.http_limits
+    body_limits = BodyLimits(limits.max_request_bytes, limits.body_timeout_seconds)
+    return RsgiApp(process.handler, on_start, on_stop, body_limits)

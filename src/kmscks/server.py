@@ -99,8 +99,14 @@ def main(argv: list[str]) -> int:
     os.environ[OPTIONS_VARIABLE] = options.to_env()
 
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
+
+    from kmscks.lifeline import mark_parent
+
+    mark_parent()
+    limits = config.http_limits
 
     sys.stderr.write(
         f"cks serve: listening on http://{args.host}:{args.port}"
@@ -117,5 +123,12 @@ def main(argv: list[str]) -> int:
         log_level=LogLevels(args.log_level),
         log_access=False,
         respawn_failed_workers=True,
+        # The limits granian enforces itself (docs/operations.md); api/rsgi.py does the rest.
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(limits.header_timeout_seconds * 1000),
+            max_buffer_size=limits.max_header_bytes,
+        ),
+        backpressure=limits.max_connections_per_worker,
+        http=HTTPModes.auto if limits.http2 else HTTPModes.http1,
     ).serve()
     return 0

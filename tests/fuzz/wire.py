@@ -89,3 +89,42 @@ class SignedClient:
 
     def call(self, operation: str, params: dict[str, Any]) -> Answer:
         return self.send(f"TrentService.{operation}", json.dumps(params).encode())
+
+
+def exchange(port: int, data: bytes, *, half_close: bool = False, wait: float = 15.0) -> bytes:
+    """Send raw bytes on a new connection; everything the server sends until it closes.
+
+    Ends early (returning what arrived) if the server stays silent for `wait` seconds, so a
+    server that holds a connection open shows up as a missing answer, not a hung test.
+    """
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            received += b"<silent>"
+        except ConnectionResetError:
+            received += b"<reset>"
+        return received
+
+
+def status_of(answer: bytes) -> int | None:
+    """The status code of the first response in `answer`, if there is one."""
+    if not answer.startswith(b"HTTP/1.1 "):
+        return None
+    return int(answer[9:12])
+
+
+def body_of(answer: bytes) -> Any:
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return json.loads(rest[: int(value)])
+    return None

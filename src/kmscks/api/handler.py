@@ -183,6 +183,14 @@ def _parse_body(body: bytes) -> dict[str, Any]:
     return params
 
 
+def error_response(status: int, code: str, message: str, close: bool = False) -> Response:
+    """An AWS-style error answered before any route is chosen (the HTTP adapter's limits)."""
+    status, headers, payload = _error(_request_id(), status, code, message)
+    if close:
+        headers.append(("connection", "close"))
+    return status, headers, payload
+
+
 def _headers(request_id: str) -> list[tuple[str, str]]:
     return [("content-type", _CONTENT_TYPE), ("x-amzn-requestid", request_id)]
 

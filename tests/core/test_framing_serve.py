@@ -1,0 +1,191 @@
+"""Raw HTTP/1.1 framing against `cks serve`: chunked errors, Content-Length variants, header
+injection, oversized requests and slow clients. Every answer is a 4xx (an AWS error body when
+the request reached the adapter) or a closed connection, never a 500 or a hang."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmscks.config import ConfigError, HttpLimits, load_config
+from tests.fuzz.wire import SignedClient, body_of, exchange, status_of
+from tests.helpers.clients import unique_region
+from tests.helpers.server import ServerProcess, start_cks_server
+
+MAX_REQUEST = 64 * 1024
+LIMITS = f"""
+[limits]
+max_request_bytes = {MAX_REQUEST}
+max_header_bytes = 16384
+header_timeout_seconds = 1
+body_timeout_seconds = 1
+http2 = false
+"""
+HEAD = (
+    b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"X-Amz-Target: TrentService.DescribeCustomKeyStores\r\n"
+    b"Content-Type: application/x-amz-json-1.1\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = start_cks_server(tmp_path_factory.mktemp("framing"), LIMITS)
+    yield server
+    server.stop()
+
+
+def still_serves(server: ServerProcess) -> None:
+    client = SignedClient(server.port, unique_region())
+    try:
+        assert client.call("DescribeCustomKeyStores", {}).status == 200
+    finally:
+        client.close()
+
+
+def aws_error(answer: bytes, status: int, error_type: str) -> None:
+    assert status_of(answer) == status, answer[:300]
+    assert body_of(answer)["__type"] == error_type
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}\r\nzz\r\n", b"2\r\n{}\r\n0x\r\n\r\n"],
+    ids=["bad-size", "bad-second-size", "bad-last-size"],
+)
+def test_malformed_chunked_body_is_a_400(limited: ServerProcess, body: bytes) -> None:
+    answer = exchange(limited.port, HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    aws_error(answer, 400, "SerializationException")
+    assert b"Traceback" not in answer
+    still_serves(limited)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n10\r\n{}",
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n",
+        HEAD + b"Content-Length: 10\r\n\r\n{}",
+    ],
+    ids=["mid-chunk", "before-last-chunk", "short-content-length"],
+)
+def test_truncated_then_closed_body_is_a_400(limited: ServerProcess, request_bytes: bytes) -> None:
+    answer = exchange(limited.port, request_bytes, half_close=True)
+    aws_error(answer, 400, "SerializationException")
+
+
+def test_a_valid_chunked_body_is_read(limited: ServerProcess) -> None:
+    answer = exchange(
+        limited.port, HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    )
+    # Unsigned, so the body reached authentication: the framing was accepted.
+    aws_error(answer, 400, "MissingAuthenticationTokenException")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Content-Length: +2",
+        b"Content-Length: 2_0",
+        b"Content-Length : 2",
+        b"Content-Length: -2",
+        b"Content-Length: 2\r\nContent-Length: 3",
+        b"Content-Length: 0x2",
+        b"Content-Length: 2\r\nTransfer-Encoding: chunked",
+        b"Transfer-Encoding: gzip",
+        b"X-Injected: a\rb",
+        b" X-Folded: a",
+        b"X-Amz-Date\x00: 1",
+    ],
+)
+def test_framing_errors_are_refused(limited: ServerProcess, header: bytes) -> None:
+    answer = exchange(limited.port, HEAD + header + b"\r\n\r\n{}")
+    # granian refuses most of these itself (an empty 400); a Content-Length beside
+    # Transfer-Encoding: chunked is read as chunked (RFC 9112 §6.3), so "{}" is a bad chunk.
+    assert status_of(answer) == 400, answer[:300]
+    still_serves(limited)
+
+
+def test_oversized_headers_are_refused(limited: ServerProcess) -> None:
+    answer = exchange(limited.port, HEAD + b"X-Big: " + b"a" * 32768 + b"\r\n\r\n")
+    assert status_of(answer) == 431, answer[:300]
+    still_serves(limited)
+
+
+def test_too_large_content_length_is_a_413_before_the_body(limited: ServerProcess) -> None:
+    # A terabyte announced and never sent: answered at once, from the headers alone.
+    answer = exchange(limited.port, HEAD + b"Content-Length: 1000000000000\r\n\r\n{")
+    aws_error(answer, 413, "RequestEntityTooLargeException")
+
+
+def test_too_large_chunked_body_is_a_413(limited: ServerProcess) -> None:
+    chunk = b"%x\r\n" % 32768 + b" " * 32768 + b"\r\n"
+    answer = exchange(
+        limited.port,
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 3 + b"0\r\n\r\n",
+    )
+    aws_error(answer, 413, "RequestEntityTooLargeException")
+    still_serves(limited)
+
+
+def test_a_body_at_the_limit_is_served(limited: ServerProcess) -> None:
+    client = SignedClient(limited.port, unique_region())
+    body = b"{}" + b" " * (MAX_REQUEST - 2)
+    try:
+        assert client.send("TrentService.DescribeCustomKeyStores", body).status == 200
+        answer = client.send("TrentService.DescribeCustomKeyStores", body + b" ")
+        assert (answer.status, answer.error_type) == (413, "RequestEntityTooLargeException")
+    finally:
+        client.close()
+
+
+def test_slow_headers_are_cut_off(limited: ServerProcess) -> None:
+    answer = exchange(limited.port, b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert b"<silent>" not in answer  # closed by the header timeout, not left open
+
+
+def test_a_silent_connection_is_closed(limited: ServerProcess) -> None:
+    assert b"<silent>" not in exchange(limited.port, b"")
+
+
+def test_slow_body_is_a_400_after_the_body_timeout(limited: ServerProcess) -> None:
+    answer = exchange(limited.port, HEAD + b"Content-Length: 100\r\n\r\n{")
+    aws_error(answer, 400, "SerializationException")
+    assert b"did not arrive" in answer
+
+
+def test_slow_chunked_body_is_cut_off_too(limited: ServerProcess) -> None:
+    answer = exchange(limited.port, HEAD + b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
+    aws_error(answer, 400, "SerializationException")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("max_request_bytes = 10", "limits.max_request_bytes must be at least 1024"),
+        ("max_header_bytes = 100", "limits.max_header_bytes must be at least 8192"),
+        ("body_timeout_seconds = 0.5", "limits.body_timeout_seconds must be of type int"),
+        ("header_timeout_seconds = 0", "limits.header_timeout_seconds must be at least 0.1"),
+        ("max_connections_per_worker = 0", "must be at least 1"),
+        ('http2 = "no"', "limits.http2 must be of type bool"),
+    ],
+)
+def test_bad_limits_stop_the_server(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "cks.toml"
+    path.write_text(f"[limits]\n{line}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_limits_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "cks.toml"
+    path.write_text(LIMITS)
+    limits = load_config(path).http_limits
+    assert (limits.max_request_bytes, limits.body_timeout_seconds, limits.http2) == (
+        MAX_REQUEST,
+        1,
+        False,
+    )
+    assert load_config(None).http_limits == HttpLimits()
