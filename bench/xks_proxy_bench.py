@@ -83,7 +83,7 @@ def _store(prefix: str, backend: str) -> str:
 
 
 def _start(
-    directory: Path, env: dict[str, str] | None, plain: bool
+    directory: Path, env: dict[str, str], plain: bool, pkcs11: bool
 ) -> tuple[subprocess.Popen[bytes], int]:
     ca = certs.new_ca("bench CA")
     server = certs.issue(ca, "localhost", dns_names=("localhost",), ip_addresses=("127.0.0.1",))
@@ -92,7 +92,7 @@ def _start(
     (directory / "server-key.pem").write_bytes(server.key_pem())
     tls = "" if plain else 'tls_cert = "server.pem"\ntls_key = "server-key.pem"\n'
     text = "[server]\n" + tls + _store("/software", "software")
-    if env is not None:
+    if pkcs11:
         text += _store("/pkcs11", "pkcs11")
         text += f'[pkcs11]\nmodule = "{SOFTHSM_MODULE}"\ntoken_label = "bench"\npin = "1234"\n'
     (directory / "config.toml").write_text(text)
@@ -239,32 +239,66 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=32, help="plaintext bytes (a data key is 32)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--plain", action="store_true", help="plain HTTP, to see the TLS share")
+    parser.add_argument(
+        "--src",
+        action="append",
+        type=Path,
+        help="a checkout whose src/ the proxy runs from (repeat to compare; default: this one)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the checkouts N times")
     args = parser.parse_args()
+    sources: list[Path | None] = list(args.src) if args.src else [None]
 
     with tempfile.TemporaryDirectory(prefix="xks-bench-") as tmp:
         directory = Path(tmp)
-        env = _softhsm(directory)
-        backends = ["software"] + (["pkcs11"] if env else [])
-        if env is None:
+        has_softhsm = shutil.which("softhsm2-util") and Path(SOFTHSM_MODULE).exists()
+        backends = ["software"] + (["pkcs11"] if has_softhsm else [])
+        if not has_softhsm:
             print("SoftHSM2 not installed: benchmarking the software backend only", file=sys.stderr)
-        process, port = _start(directory, env, args.plain)
-        context = (
-            None if args.plain else ssl.create_default_context(cafile=str(directory / "ca.pem"))
-        )
-        results = []
+        proxies = []
         try:
+            for index, source in enumerate(sources):
+                own = directory / f"proxy-{index}"
+                own.mkdir()
+                env = _softhsm(own)  # a token of its own for each proxy
+                proxy_env = dict(env if env is not None else os.environ)
+                if source is not None:
+                    proxy_env["PYTHONPATH"] = str(source.resolve() / "src")
+                process, port = _start(own, proxy_env, args.plain, pkcs11=env is not None)
+                context = (
+                    None if args.plain else ssl.create_default_context(cafile=str(own / "ca.pem"))
+                )
+                proxies.append((source, process, port, context))
+            results = []
             for backend in backends:
                 for operation in ("encrypt", "decrypt"):
-                    requests = _requests(
-                        port, context, f"/{backend}", operation, args.requests, args.size
-                    )
-                    figures = _run(port, context, requests, args.concurrency, process.pid)
-                    results.append({"backend": backend, "operation": operation, **figures})
+                    rounds: dict[int, list[dict[str, float]]] = {}
+                    for _ in range(args.rounds):
+                        for index, (_, process, port, context) in enumerate(proxies):
+                            requests = _requests(
+                                port, context, f"/{backend}", operation, args.requests, args.size
+                            )
+                            figures = _run(port, context, requests, args.concurrency, process.pid)
+                            rounds.setdefault(index, []).append(figures)
+                    for index, runs in rounds.items():
+                        source = proxies[index][0]
+                        results.append(
+                            {
+                                "source": str(source) if source else "this checkout",
+                                "backend": backend,
+                                "operation": operation,
+                                **{
+                                    name: statistics.median(run[name] for run in runs)
+                                    for name in runs[0]
+                                },
+                            }
+                        )
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=10)
-            if process.stdout is not None:
-                process.stdout.close()
+            for _, process, _, _ in proxies:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=10)
+                if process.stdout is not None:
+                    process.stdout.close()
 
     if args.json:
         print(json.dumps(results, indent=2))
@@ -274,11 +308,17 @@ def main() -> int:
         f"{'plain HTTP' if args.plain else 'TLS 1.3'} keep-alive, "
         f"{args.concurrency} connections, {args.size}-byte plaintext\n"
     )
-    print("| backend | operation | requests | req/s | p50 ms | p99 ms | max ms | proxy CPU/req |")
-    print("|---|---|---|---|---|---|---|---|")
+    if args.rounds > 1:
+        print(f"Medians of {args.rounds} alternating rounds.\n")
+    print(
+        "| source | backend | operation | requests | req/s | p50 ms | p99 ms | max ms"
+        " | proxy CPU/req |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['backend']} | {r['operation']} | {r['requests']} | {r['rps']:.0f} | "
+            f"| {r['source']} | {r['backend']} | {r['operation']} | {r['requests']:.0f} | "
+            f"{r['rps']:.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | "
             f"{r['server_cpu_us']:.0f} us |"
         )

@@ -91,7 +91,10 @@ def _backends(config: ProxyConfig) -> dict[str, KeyBackend]:
 async def _serve(config: ProxyConfig, backends: dict[str, KeyBackend], host: str, port: int) -> int:
     proxy = Proxy(config, backends)
     server = HttpServer(
-        proxy.handle, config.server.idle_timeout_seconds, config.server.mtls_client_name
+        proxy.handle,
+        config.server.idle_timeout_seconds,
+        config.server.mtls_client_name,
+        config.limits,
     )
     tls = config.server
     context = (

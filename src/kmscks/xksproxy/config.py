@@ -80,12 +80,25 @@ class Pkcs11Config:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyLimits:
+    """What one client may cost the proxy ([limits]; docs/operations.md)."""
+
+    # The largest valid request is ~45 KiB (16 KiB plaintext + 16 KiB AAD, base64, metadata).
+    max_request_bytes: int = 256 * 1024
+    max_header_bytes: int = 16 * 1024  # request line and headers
+    header_timeout_seconds: float = 10.0  # from a request's first byte to the end of its head
+    body_timeout_seconds: float = 10.0  # from the head to the body's last byte
+    max_connections: int = 256  # open at once; more are closed as soon as they are accepted
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyConfig:
     path: Path
     server: ServerConfig
     stores: dict[str, StoreConfig]  # by uri_path_prefix
     data_dir: Path
     pkcs11: Pkcs11Config | None
+    limits: ProxyLimits = ProxyLimits()
 
     def backends_in_use(self) -> set[str]:
         return {key.backend for store in self.stores.values() for key in store.keys.values()}
@@ -105,7 +118,7 @@ def load(path: str | os.PathLike[str]) -> ProxyConfig:
 
 def parse(raw: dict[str, Any], config_path: Path) -> ProxyConfig:
     base = config_path.parent
-    _only(raw, "", {"server", "stores", "software", "pkcs11"})
+    _only(raw, "", {"server", "stores", "software", "pkcs11", "limits"})
     server = _server(_table(raw, "server"), base)
     stores_raw = raw.get("stores", [])
     if not isinstance(stores_raw, list) or not stores_raw:
@@ -122,7 +135,7 @@ def parse(raw: dict[str, Any], config_path: Path) -> ProxyConfig:
     _only(software, "software", {"data_dir"})
     data_dir = base / _string(software, "data_dir", "software", default="data")
     pkcs11 = _pkcs11(raw["pkcs11"], base) if "pkcs11" in raw else None
-    config = ProxyConfig(config_path, server, stores, data_dir, pkcs11)
+    config = ProxyConfig(config_path, server, stores, data_dir, pkcs11, _limits(raw))
     if "pkcs11" in config.backends_in_use() and pkcs11 is None:
         raise ConfigError("a key uses backend 'pkcs11' but there is no [pkcs11] section")
     return config
@@ -168,6 +181,23 @@ def _server(raw: dict[str, Any], base: Path) -> ServerConfig:
         reload_interval_seconds=_number(raw, "reload_interval_seconds", "server", 2.0),
         idle_timeout_seconds=_number(raw, "idle_timeout_seconds", "server", 60.0),
     )
+
+
+def _limits(raw: dict[str, Any]) -> ProxyLimits:
+    table = _table(raw, "limits")
+    _only(table, "limits", set(ProxyLimits.__dataclass_fields__))
+    defaults = ProxyLimits()
+    values: dict[str, Any] = {}
+    for name in ("max_request_bytes", "max_header_bytes", "max_connections"):
+        value = table.get(name, getattr(defaults, name))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"limits.{name}: must be a positive integer")
+        values[name] = value
+    if values["max_header_bytes"] < 1024:
+        raise ConfigError("limits.max_header_bytes: must be at least 1024")
+    for name in ("header_timeout_seconds", "body_timeout_seconds"):
+        values[name] = _number(table, name, "limits", getattr(defaults, name))
+    return ProxyLimits(**values)
 
 
 def _store(raw: Any, where: str) -> StoreConfig:

@@ -4,7 +4,12 @@ Why not granian like `cks serve`: the proxy must verify client certificates (mis
 foreign CA) during the handshake, which the stdlib `ssl` module does completely and which is
 measured fast enough (docs/xks-proxy.md, "HTTP stack"). Requests are handled one at a time per
 connection, with keep-alive; each crypto call is sub-millisecond, so it runs inline on the loop.
-Must not import operations or backends directly: it only calls a `handle` function.
+
+The head is parsed as strictly as RFC 9110/9112 allow (docs/operations.md): a framing error is a
+400 and the connection is closed, so no request can be smuggled past the proxy. h11 would do
+the same but costs more than the rest of a request (measured: docs/benchmarks.md). The limits
+bound what one client can cost. Must not import operations or backends directly: it only calls
+a `handle` function.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -19,15 +25,31 @@ from pathlib import Path
 from typing import Any
 
 from kmscks.xksproxy.app import Response, error_response
+from kmscks.xksproxy.config import ProxyLimits
 from kmscks.xksproxy.errors import ValidationException
 
 log = logging.getLogger("kmscks.xksproxy.http")
 
 Handler = Callable[[str, str, Mapping[str, str], bytes], Response]
 
-MAX_BODY = 256 * 1024  # far above the largest valid request (16 KiB plaintext + 16 KiB AAD, base64)
+_READ_SIZE = 64 * 1024
 MAX_HEADERS = 100
-MAX_HEAD = 16 * 1024  # request line + headers
+# RFC 9112 §3 and RFC 9110 §5: a token, one space, a target of visible characters, one space,
+# the version. Only HTTP/1.0 and 1.1 are served.
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/1\.([01])")
+# A field line: name, colon (no space before it), optional whitespace, a value without CR, LF,
+# NUL or other controls but HTAB. A line that starts with whitespace (obs-fold) never matches.
+_FIELD_LINE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
+_DIGITS = re.compile(rb"[0-9]{1,18}")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+# A request starts with a method (a token) or, tolerated by RFC 9112 §2.2, empty lines.
+# Anything else (a TLS ClientHello on the plain port, binary noise) is refused on its first
+# byte instead of waiting for a line end that may never come.
+_REQUEST_START = frozenset(
+    b"!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-\r\n"
+)
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
@@ -57,17 +79,39 @@ def client_names(peer_cert: dict[str, Any] | None) -> set[str]:
     return {name.lower() for name in names}
 
 
+class _Refused(Exception):
+    """A request that gets a 400 and a closed connection."""
+
+
+class _Connection:
+    """One client connection: bytes read but not used yet, and its deadline for progress."""
+
+    __slots__ = ("buffer", "deadline", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter, deadline: float) -> None:
+        self.writer = writer
+        self.deadline = deadline
+        self.buffer = b""
+
+
 class HttpServer:
     def __init__(
-        self, handler: Handler, idle_timeout: float, client_name: str | None = None
+        self,
+        handler: Handler,
+        idle_timeout: float,
+        client_name: str | None = None,
+        limits: ProxyLimits | None = None,
     ) -> None:
         self._handler = handler
         self._idle_timeout = idle_timeout
+        self._limits = limits or ProxyLimits()
+        self._header_timeout = self._limits.header_timeout_seconds
         # The spec lets the admin pin the client certificate's subject as well as its CA
         # (KMS presents cks.kms.<region>.amazonaws.com).
         self._client_name = client_name.lower() if client_name else None
-        self._connections: set[asyncio.StreamWriter] = set()
+        self._connections: dict[asyncio.StreamWriter, _Connection] = {}
         self._server: asyncio.Server | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int, context: ssl.SSLContext | None) -> int:
         self._server = await asyncio.start_server(
@@ -75,13 +119,15 @@ class HttpServer:
             host,
             port,
             ssl=context,
-            ssl_handshake_timeout=10.0 if context else None,
-            limit=MAX_HEAD,
+            ssl_handshake_timeout=self._limits.header_timeout_seconds if context else None,
             reuse_address=True,
         )
+        self._reaper = asyncio.get_running_loop().create_task(self._reap())
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         if self._server is not None:
             self._server.close()
         for writer in list(self._connections):
@@ -89,8 +135,28 @@ class HttpServer:
         if self._server is not None:
             await self._server.wait_closed()
 
+    async def _reap(self) -> None:
+        """Close connections past their deadline: one timer for all, not one per read.
+
+        An asyncio timeout around each read cost ~10% of a request; a deadline field is
+        updated per phase for the price of a float, and checked here every quarter second.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.25)
+            now = loop.time()
+            for writer, connection in list(self._connections.items()):
+                if connection.deadline < now:
+                    writer.transport.abort()
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._connections.add(writer)
+        if len(self._connections) >= self._limits.max_connections:
+            log.warning("closing a connection: %d are open already", len(self._connections))
+            writer.transport.abort()
+            return
+        loop = asyncio.get_running_loop()
+        connection = _Connection(writer, loop.time() + self._idle_timeout)
+        self._connections[writer] = connection
         try:
             if self._client_name is not None:
                 ssl_object = writer.get_extra_info("ssl_object")
@@ -100,78 +166,129 @@ class HttpServer:
                         "closing a connection: client certificate is not for %s", self._client_name
                     )
                     return
-            while await self._one_request(reader, writer):
+            while await self._one_request(connection, reader, loop):
                 pass
-        except (ConnectionError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError):
-            pass  # the client went away or stalled; nothing to answer
+        except _Refused as refusal:
+            with contextlib.suppress(Exception):
+                await self._send(writer, _bad_request(str(refusal)), keep_alive=False)
+        except (ConnectionError, TimeoutError, ssl.SSLError):
+            pass  # the client went away, stalled or broke the exchange; nothing to answer
         finally:
-            self._connections.discard(writer)
+            self._connections.pop(writer, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def _read_head(self, connection: _Connection, reader: asyncio.StreamReader) -> bytes:
+        """The next request's head, without its blank line; b"" if the client closed first."""
+        buffer = connection.buffer
+        started = bool(buffer)
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end > self._limits.max_header_bytes or (
+                end < 0 and len(buffer) > self._limits.max_header_bytes
+            ):
+                raise _Refused("request head too large")
+            if end >= 0:
+                head, connection.buffer = buffer[:end], buffer[end + 4 :]
+                if _BARE_LF.search(head):
+                    raise _Refused("malformed request: a line ends with LF alone, not CRLF")
+                return head
+            if _BARE_LF.search(buffer):
+                # RFC 9112 §2.2 lets a server refuse bare LF; waiting for a CRLF CRLF that
+                # such a client never sends would hold the connection until a timeout.
+                raise _Refused("malformed request: a line ends with LF alone, not CRLF")
+            data = await reader.read(_READ_SIZE)
+            if not data:
+                if buffer.strip(b"\r\n"):
+                    raise _Refused("malformed request: the connection closed inside the head")
+                return b""
+            if not started:
+                started = True
+                first = data.lstrip(b"\r\n")[:1]
+                if first and first[0] not in _REQUEST_START:
+                    raise _Refused("malformed request line")
+                # The head's clock starts with its first byte (before that: keep-alive idle).
+                connection.deadline = asyncio.get_running_loop().time() + self._header_timeout
+            buffer += data
+
+    async def _read_body(
+        self, connection: _Connection, reader: asyncio.StreamReader, length: int
+    ) -> bytes:
+        buffer = connection.buffer
+        if len(buffer) < length:
+            buffer += await reader.readexactly(length - len(buffer))
+        body, connection.buffer = buffer[:length], buffer[length:]
+        return body
+
     async def _one_request(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, connection: _Connection, reader: asyncio.StreamReader, loop: Any
     ) -> bool:
         """Serve one request; False when the connection should close."""
+        # Bytes of a pipelined request may be buffered already: its head is under way.
+        timeout = self._header_timeout if connection.buffer else self._idle_timeout
+        connection.deadline = loop.time() + timeout
         try:
-            # One timeout and one read for the whole head: per-line waits cost ~10% of a request.
-            async with asyncio.timeout(self._idle_timeout):
-                head = await reader.readuntil(b"\r\n\r\n")
+            head = await self._read_head(connection, reader)
         except asyncio.IncompleteReadError:
+            return False
+        if not head:
             return False  # the client closed the connection between requests
-        except asyncio.LimitOverrunError:
-            await self._send(writer, _bad_request("request head too large"), keep_alive=False)
-            return False
         # RFC 9112 §2.2: a server should ignore empty lines received before a request line.
-        lines = head.lstrip(b"\r\n").decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            await self._send(writer, _bad_request("malformed request line"), keep_alive=False)
-            return False
-        method, target, version = parts
+        lines = head.lstrip(b"\r\n").split(b"\r\n")
+        request_line = _REQUEST_LINE.fullmatch(lines[0])
+        if request_line is None:
+            raise _Refused("malformed request line")
+        method, target, minor = request_line.groups()
+        if len(lines) - 1 > MAX_HEADERS:
+            raise _Refused("too many headers")
         headers: dict[str, str] = {}
-        for header_line in lines[1:]:
-            if not header_line:
-                continue
-            name, colon, value = header_line.partition(":")
-            if not colon or len(headers) >= MAX_HEADERS:
-                await self._send(writer, _bad_request("malformed headers"), keep_alive=False)
-                return False
-            name = name.strip().lower()
-            value = value.strip()
+        lengths: set[bytes] = set()
+        for line in lines[1:]:
+            field = _FIELD_LINE.fullmatch(line)
+            if field is None:
+                raise _Refused("malformed header line")
+            raw_name, raw_value = field.groups()
+            name = raw_name.decode("ascii").lower()
+            value = raw_value.decode("latin-1")
+            if name == "content-length":
+                lengths.update(part.strip() for part in raw_value.split(b","))
             headers[name] = f"{headers[name]},{value}" if name in headers else value
-        connection = headers.get("connection", "").lower()
-        keep_alive = (
-            "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
-        )
+        if minor == b"1" and "host" not in headers:
+            raise _Refused("malformed request: HTTP/1.1 requires a Host header")
         if "transfer-encoding" in headers:
-            response = _bad_request("chunked request bodies are not supported; send Content-Length")
-            await self._send(writer, response, keep_alive=False)
-            return False
-        try:
-            length = int(headers.get("content-length", "0"))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            await self._send(
-                writer, _bad_request("bad or too large Content-Length"), keep_alive=False
-            )
-            return False
+            raise _Refused("chunked request bodies are not supported; send Content-Length")
+        length = 0
+        if lengths:
+            # RFC 9110 §8.6: digits only; several values are an error unless all the same.
+            digits = lengths.pop()
+            if lengths or not _DIGITS.fullmatch(digits):
+                raise _Refused("bad Content-Length")
+            length = int(digits)
+        if length > self._limits.max_request_bytes:
+            # Refused from the head alone: the body is never read.
+            raise _Refused(f"request larger than {self._limits.max_request_bytes} bytes")
+        connection_tokens = headers.get("connection", "").lower()
+        keep_alive = (
+            "close" not in connection_tokens if minor == b"1" else "keep-alive" in connection_tokens
+        )
         body = b""
         if length:
+            connection.deadline = loop.time() + self._limits.body_timeout_seconds
             if headers.get("expect", "").lower() == "100-continue":
-                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            async with asyncio.timeout(self._idle_timeout):
-                body = await reader.readexactly(length)
-        response = self._handler(method, target, headers, body)
-        await self._send(writer, response, keep_alive)
+                connection.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            try:
+                body = await self._read_body(connection, reader, length)
+            except asyncio.IncompleteReadError:
+                raise _Refused("malformed request: the connection closed inside the body")
+        response = self._handler(method.decode("ascii"), target.decode("ascii"), headers, body)
+        await self._send(connection.writer, response, keep_alive)
         return keep_alive
 
     async def _send(
         self, writer: asyncio.StreamWriter, response: Response, keep_alive: bool
     ) -> None:
-        reason = HTTPStatus(response.status).phrase
+        reason = _REASONS.get(response.status, "")
         head = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Content-Type: {response.content_type}",
