@@ -51,6 +51,9 @@ class Service:
     def __repr__(self) -> str:
         return f"Service({self.model.name!r})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis's reports
+        printer.text(repr(self))
+
 
 def _service(model: ServiceModel, implementation: type) -> Service:
     # The server's own registry: Api binds each model operation the implementation has.
@@ -84,6 +87,9 @@ class Request:
             f"Request({self.operation!r}, kind={self.kind!r}, target={self.target!r},"
             f" content_type={self.content_type!r}, body[{len(self.body)}]={body!r})"
         )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis's reports
+        printer.text(repr(self))
 
     @property
     def routed(self) -> bool:
