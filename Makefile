@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 # Measured: 88% (servers and workers under test included, via coverage patch=subprocess).
 COVERAGE_FLOOR ?= 85
 
-.PHONY: run test lint typecheck pytest system-deps node-deps services bench clean
+.PHONY: run test lint typecheck pytest fuzz system-deps node-deps services bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -62,6 +62,12 @@ pytest: $(STAMP)
 	  --cov=kmscks --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test: $(STAMP) system-deps node-deps services lint typecheck pytest
+
+# The fuzz of tests/fuzz at length (make test runs it with CKS_FUZZ_EXAMPLES' default of 300 per
+# store); prints the figures: requests and answers by status, per store.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP) services
+	CKS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -n 0 -q -p no:cacheprovider tests/fuzz
 
 bench: $(STAMP) system-deps
 	$(PY) -m pip install -q -e '.[test,bench]'

@@ -105,8 +105,9 @@ def _json(value: Any) -> bytes:
 
 @st.composite
 def requests(draw: Any) -> Request:
-    # Mostly served operations (where the shapes matter), every operation now and then.
-    service, operation = draw(st.sampled_from(SERVED) | st.sampled_from(OPERATIONS))
+    # Mostly served operations (where the shapes matter), any operation one time in five.
+    pool = OPERATIONS if draw(st.integers(0, 4)) == 0 else SERVED
+    service, operation = draw(st.sampled_from(pool))
     target = f"{service.model.target_prefix}.{operation}"
     shape = service.model.input_shape_name(operation)
     strategies = service.strategies
@@ -169,6 +170,10 @@ def requests(draw: Any) -> Request:
 
 
 def check_answer(request: Request, answer: Answer) -> None:
+    if answer.status == 0:
+        # Only a body over the limit may lose its (early) 413 to the server's close.
+        assert len(request.body) > MAX_REQUEST_BYTES, (request, answer)
+        return
     assert answer.status < 500, (request, answer)
     assert b"Traceback" not in answer.body
     document = answer.json()  # every answer is JSON

@@ -78,6 +78,13 @@ class SignedClient:
             self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             self._conn.request(method, path, body=body, headers=signed)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server answered before the body was sent (a request over the size limit is
+            # refused from its headers) and closed: read that answer, if it is still there.
+            early = _early_answer(self._conn.sock)
+            self.close()
+            return early
+        try:
             response = self._conn.getresponse()
             payload = response.read()
         except Exception:
@@ -89,6 +96,22 @@ class SignedClient:
 
     def call(self, operation: str, params: dict[str, Any]) -> Answer:
         return self.send(f"TrentService.{operation}", json.dumps(params).encode())
+
+
+def _early_answer(sock: Any) -> Answer:
+    """What a server sent before closing on a request still being sent; status 0 if lost.
+
+    The close can reach the client as a reset, which discards what it had not read yet.
+    """
+    received = b""
+    try:
+        while sock is not None and (chunk := sock.recv(65536)):
+            received += chunk
+    except OSError:
+        pass
+    head, _, body = received.partition(b"\r\n\r\n")
+    status = status_of(head + b"\r\n") or 0
+    return Answer(status, body)
 
 
 def exchange(port: int, data: bytes, *, half_close: bool = False, wait: float = 15.0) -> bytes:
