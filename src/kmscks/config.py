@@ -97,6 +97,8 @@ class HttpLimits:
     max_header_bytes: int = 64 * 1024  # request line and headers
     header_timeout_seconds: float = 10.0  # from the connection (or the last answer) to the headers
     body_timeout_seconds: int = 10  # from the headers to the body's last byte
+    # Per worker: what bodies being read at once may hold beyond their first 64 KiB each.
+    max_body_buffer_bytes: int = 16 * 1024 * 1024
     # Connections a worker serves at once; more wait in the listen backlog.
     max_connections_per_worker: int = 1024
     # HTTP/2 (prior knowledge) beside HTTP/1.1. granian's protocol detection waits without a
@@ -111,6 +113,7 @@ _HTTP_LIMITS: tuple[tuple[str, type | tuple[type, ...], float], ...] = (
     ("max_header_bytes", int, 8192),  # granian's (hyper's) smallest read buffer
     ("header_timeout_seconds", (int, float), 0.1),
     ("body_timeout_seconds", int, 1),
+    ("max_body_buffer_bytes", int, 1024 * 1024),
     ("max_connections_per_worker", int, 1),
     ("http2", bool, 0),
 )

@@ -166,5 +166,7 @@ def create_app() -> RsgiApp:
         process.deletions.stop()
 
     limits = process.config.http_limits
-    body_limits = BodyLimits(limits.max_request_bytes, limits.body_timeout_seconds)
+    body_limits = BodyLimits(
+        limits.max_request_bytes, limits.body_timeout_seconds, limits.max_body_buffer_bytes
+    )
     return RsgiApp(process.handler, on_start, on_stop, body_limits)

@@ -189,3 +189,29 @@ def test_limits_are_read(tmp_path: Path) -> None:
         False,
     )
     assert load_config(None).http_limits == HttpLimits()
+
+
+@pytest.fixture(scope="module")
+def budgeted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    config = "[limits]\nmax_request_bytes = 4194304\nmax_body_buffer_bytes = 1048576\n"
+    server = start_cks_server(tmp_path_factory.mktemp("budget"), config)
+    yield server
+    server.stop()
+
+
+def test_a_body_over_the_buffer_budget_is_throttled(budgeted: ServerProcess) -> None:
+    # Under max_request_bytes, but more than a worker may buffer at once: retry later.
+    answer = exchange(budgeted.port, HEAD + b"Content-Length: 2097152\r\n\r\n{")
+    aws_error(answer, 400, "ThrottlingException")
+    chunk = b"%x\r\n" % 65536 + b" " * 65536 + b"\r\n"
+    answer = exchange(
+        budgeted.port, HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n" + chunk * 20
+    )
+    aws_error(answer, 400, "ThrottlingException")
+    # What was held is given back: a body within the budget is read again.
+    client = SignedClient(budgeted.port, unique_region())
+    try:
+        body = b"{}" + b" " * (900 * 1024)
+        assert client.send("TrentService.DescribeCustomKeyStores", body).status == 200
+    finally:
+        client.close()

@@ -7,7 +7,8 @@ background work (the transition worker) on granian's event loop.
 granian parses HTTP/1.1 (a malformed Content-Length or request line is its own 400) and times
 out slow headers (server.py gives it the limits); the limits it lacks are enforced here
 (docs/operations.md): the request size, checked on Content-Length before any byte of the body
-is read and counted while a chunked body streams in, and the time a body may take to arrive.
+is read and counted while a chunked body streams in, and the time a body may take to arrive,
+and the memory that the bodies being read at once may take (a budget per worker).
 A body that cannot be read (a bad chunk size, a client that closed mid-body) is a 400.
 """
 
@@ -27,13 +28,24 @@ MIB = 1024 * 1024
 _UNREADABLE = "The request body could not be read (malformed or truncated)."
 
 
+# Bodies up to this size never wait for the buffer budget: every real KMS request is smaller.
+SMALL_BODY = 64 * 1024
+
+
 @dataclass(frozen=True)
 class BodyLimits:
     max_bytes: int = MIB
     timeout_seconds: float = 10.0
+    # Bytes beyond the first SMALL_BODY of each body, summed over the bodies being read at
+    # once: bounds a worker's memory however many clients send large bodies together.
+    buffer_budget: int = 16 * MIB
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _Busy(Exception):
     pass
 
 
@@ -58,6 +70,7 @@ class RsgiApp:
         self._reads: dict[asyncio.Task[Any], int] = {}
         self._expired: set[asyncio.Task[Any]] = set()
         self._tick = 0
+        self._held = 0  # bytes of the buffer budget taken by the bodies being read
         self._watchdog: asyncio.Task[None] | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -90,6 +103,13 @@ class RsgiApp:
                 *error_response(400, "SerializationException", str(reason), close=True)
             )
             return
+        except _Busy:
+            # A 400 that the SDKs retry with backoff (as for the request quota).
+            message = "Too many large requests are being read at once. Retry the request."
+            protocol.response_bytes(
+                *error_response(400, "ThrottlingException", message, close=True)
+            )
+            return
         if "host" not in headers and getattr(scope, "authority", None):
             # HTTP/2 carries the host as :authority; SigV4 signs it as `host`.
             headers = {**dict(headers.items()), "host": scope.authority}
@@ -99,17 +119,21 @@ class RsgiApp:
         protocol.response_bytes(status, response_headers, payload)
 
     async def _read_body(self, headers: Any, protocol: Any) -> bytes:
-        length = headers.get("content-length")
+        announced = headers.get("content-length")
         # granian answers 400 to a Content-Length that is not all digits, so int() is safe.
-        if length is not None and int(length) > self._limits.max_bytes:
+        length = None if announced is None else int(announced)
+        if length is not None and length > self._limits.max_bytes:
             raise _TooLarge  # answered before the body is read: a 1 TB claim costs nothing
         task = asyncio.current_task()
         assert task is not None
+        held = [0]  # of the buffer budget, given back when the body is read or refused
         self._reads[task] = self._tick
         try:
             if length is not None:
+                if length > SMALL_BODY:
+                    self._hold(held, length)
                 return await protocol()
-            return await self._read_stream(protocol)
+            return await self._read_stream(protocol, held)
         except asyncio.CancelledError:
             if task not in self._expired:
                 raise
@@ -118,7 +142,7 @@ class RsgiApp:
             raise _Unreadable(
                 f"The request body did not arrive within {self._limits.timeout_seconds:g} seconds."
             )
-        except (_TooLarge, _Unreadable):
+        except (_TooLarge, _Unreadable, _Busy):
             raise
         except Exception as error:
             # granian's RSGIProtocolClosed / RSGIProtocolError: a bad chunk size, or a client
@@ -127,8 +151,19 @@ class RsgiApp:
             raise _Unreadable(_UNREADABLE)
         finally:
             del self._reads[task]
+            self._held -= held[0]
 
-    async def _read_stream(self, protocol: Any) -> bytes:
+    def _hold(self, held: list[int], size: int) -> None:
+        """Take what a body of `size` bytes needs of the buffer budget, or refuse it (_Busy)."""
+        wanted = max(0, size - SMALL_BODY) - held[0]
+        if wanted <= 0:
+            return
+        if self._held + wanted > self._limits.buffer_budget:
+            raise _Busy
+        self._held += wanted
+        held[0] += wanted
+
+    async def _read_stream(self, protocol: Any, held: list[int]) -> bytes:
         """A body without Content-Length (chunked): stop reading once it passes the cap.
 
         granian's body stream does not raise on a bad chunk size or a truncated body: it ends
@@ -148,6 +183,7 @@ class RsgiApp:
             size += len(chunk)
             if size > self._limits.max_bytes:
                 raise _TooLarge
+            self._hold(held, size)
             chunks.append(chunk)
         if empty != 1:
             raise _Unreadable(_UNREADABLE)
