@@ -28,9 +28,9 @@ from kmscks.config import ServerConfig, load_config
 from kmscks.connectors.cloudhsm import ClusterChecks
 from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks import XksConnector
-from kmscks.lifeline import die_with_parent
 from kmscks.markers import MarkerCodec
 from kmscks.registry import bind
+from kmscks.server import die_with_parent
 from kmscks.service.crypto import CryptoOperations
 from kmscks.service.crypto_backends import ClusterCrypto, ProxyCrypto
 from kmscks.service.custom_key_stores import KeyStoreService

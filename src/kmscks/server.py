@@ -2,15 +2,23 @@
 
 Checks the options, the config file and the database in this process (so a mistake is a clear
 message and exit code 2, not a crashed worker), then runs granian with N worker processes, each
-building its own runtime (kmscks.runtime).
+building its own runtime (kmscks.runtime). Workers die with this process, however it dies
+(`die_with_parent`, called by each worker).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
+
+PARENT_VARIABLE = "CKS_SERVE_PARENT_PID"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_POLL_SECONDS = 0.5
 
 
 def default_data_dir() -> Path:
@@ -103,9 +111,8 @@ def main(argv: list[str]) -> int:
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
-    from kmscks.lifeline import mark_parent
-
-    mark_parent()
+    # The pid each worker must not outlive (die_with_parent, in the worker).
+    os.environ[PARENT_VARIABLE] = str(os.getpid())
     limits = config.http_limits
 
     sys.stderr.write(
@@ -132,3 +139,39 @@ def main(argv: list[str]) -> int:
         http=HTTPModes.auto if limits.http2 else HTTPModes.http1,
     ).serve()
     return 0
+
+
+def die_with_parent() -> None:
+    """In a worker: be killed when the `cks serve` process goes, however it goes.
+
+    granian's workers are child processes; if the main process is killed with SIGKILL it cannot
+    stop them, and an orphaned worker would keep serving and holding the port, so a restart
+    would fail with "Address already in use". Linux kills the worker when its parent dies
+    (prctl PR_SET_PDEATHSIG); the parent may have died before the prctl, hence the check after
+    it. Elsewhere a daemon thread polls the parent instead.
+    """
+    expected = os.environ.get(PARENT_VARIABLE)
+    if not expected:
+        return  # not started by `cks serve` (an embedding test, for instance)
+    parent = int(expected)
+    if sys.platform.startswith("linux") and _set_death_signal():
+        if os.getppid() != parent:
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _set_death_signal() -> bool:
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_POLL_SECONDS)
+    os._exit(1)

@@ -117,7 +117,7 @@ def test_oversized_headers_are_refused(limited: ServerProcess) -> None:
 def test_too_large_content_length_is_a_413_before_the_body(limited: ServerProcess) -> None:
     # A terabyte announced and never sent: answered at once, from the headers alone.
     answer = exchange(limited.port, HEAD + b"Content-Length: 1000000000000\r\n\r\n{")
-    aws_error(answer, 413, "RequestEntityTooLargeException")
+    aws_error(answer, 413, "ValidationException")
 
 
 def test_too_large_chunked_body_is_a_413(limited: ServerProcess) -> None:
@@ -126,7 +126,7 @@ def test_too_large_chunked_body_is_a_413(limited: ServerProcess) -> None:
         limited.port,
         HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 3 + b"0\r\n\r\n",
     )
-    aws_error(answer, 413, "RequestEntityTooLargeException")
+    aws_error(answer, 413, "ValidationException")
     still_serves(limited)
 
 
@@ -136,7 +136,7 @@ def test_a_body_at_the_limit_is_served(limited: ServerProcess) -> None:
     try:
         assert client.send("TrentService.DescribeCustomKeyStores", body).status == 200
         answer = client.send("TrentService.DescribeCustomKeyStores", body + b" ")
-        assert (answer.status, answer.error_type) == (413, "RequestEntityTooLargeException")
+        assert (answer.status, answer.error_type) == (413, "ValidationException")
     finally:
         client.close()
 

@@ -92,7 +92,8 @@ class RsgiApp:
             protocol.response_bytes(
                 *error_response(
                     413,
-                    "RequestEntityTooLargeException",
+                    # No model names an error for this; AWS's common one for a bad request.
+                    "ValidationException",
                     f"The request is larger than {self._limits.max_bytes} bytes.",
                     close=True,
                 )
