@@ -4,8 +4,9 @@ Starts its own `cks serve` (one worker, SQLite, the default [limits]) on a free 
 100 abusive clients for `--seconds`: each announces a 100 MB body (half with Content-Length,
 half chunked) and sends as fast as it can until the server answers or closes, then starts over.
 Meanwhile it samples the worker's resident memory (/proc, every 50 ms) and sends one valid
-signed DescribeCustomKeyStores every 100 ms on a keep-alive connection, timing each. Prints the
-figures and stops everything it started.
+signed DescribeCustomKeyStores every 100 ms on a keep-alive connection, timing each. Before the
+abuse, the same valid client runs alone for `--quiet-seconds`, so the machine's own noise can
+be told from the abuse's effect. Prints the figures and stops everything it started.
 
     .venv/bin/python bench/abuse_memory.py [--seconds 20] [--clients 100]
 
@@ -157,10 +158,19 @@ async def _abuse(port: int, clients: int, seconds: float, answers: Counter[str])
     await asyncio.gather(*(_abuser(port, i % 2 == 1, stop, answers) for i in range(clients)))
 
 
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    return {
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[min(len(latencies) - 1, round(len(latencies) * 0.99))] * 1000,
+        "max": latencies[-1] * 1000,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--quiet-seconds", type=float, default=10.0, help="valid client alone")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cks-abuse-") as tmp:
@@ -169,6 +179,10 @@ def main() -> int:
         try:
             worker = _worker_pid(process.pid)
             baseline = _rss_mib(worker)
+            # The same valid client alone first: what the machine gives without the abuse.
+            quiet: list[float] = []
+            quiet_failures: list[str] = []
+            _valid_requests(port, time.monotonic() + args.quiet_seconds, quiet, quiet_failures)
             samples: list[float] = []
             latencies: list[float] = []
             failures: list[str] = []
@@ -196,6 +210,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
     latencies.sort()
+    quiet.sort()
     result = {
         "clients": args.clients,
         "seconds": args.seconds,
@@ -204,24 +219,23 @@ def main() -> int:
         "worker_rss_mib": {"baseline": baseline, "max": max(samples)},
         "valid_requests": len(latencies),
         "valid_failures": failures,
-        "valid_ms": {
-            "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[min(len(latencies) - 1, round(len(latencies) * 0.99))] * 1000,
-            "max": latencies[-1] * 1000,
-        },
+        "valid_ms": _percentiles(latencies),
+        "quiet_ms": _percentiles(quiet),
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     rss = result["worker_rss_mib"]
-    valid_ms = result["valid_ms"]
+    valid_ms, quiet_ms = result["valid_ms"], result["quiet_ms"]
     print(
         f"{args.clients} clients, {args.seconds:g} s, {os.cpu_count()} cores:"
         f" {result['abusive_requests']} oversized requests, answers {dict(answers)}\n"
         f"worker RSS: {rss['baseline']:.0f} MiB before, {rss['max']:.0f} MiB at most\n"
         f"valid DescribeCustomKeyStores: {len(latencies)} answered, {len(failures)} failed,"
         f" p50 {valid_ms['p50']:.1f} ms, p99 {valid_ms['p99']:.1f} ms,"
-        f" max {valid_ms['max']:.1f} ms"
+        f" max {valid_ms['max']:.1f} ms\n"
+        f"the same client alone before: {len(quiet)} answered, p50 {quiet_ms['p50']:.1f} ms,"
+        f" p99 {quiet_ms['p99']:.1f} ms, max {quiet_ms['max']:.1f} ms"
     )
     return 0
 
