@@ -101,10 +101,11 @@ class HttpLimits:
     max_body_buffer_bytes: int = 16 * 1024 * 1024
     # Connections a worker serves at once; more wait in the listen backlog.
     max_connections_per_worker: int = 1024
-    # HTTP/2 (prior knowledge) beside HTTP/1.1. granian's protocol detection waits without a
-    # timeout for a connection's first bytes, so with HTTP/2 allowed a client that connects
-    # and sends nothing holds its connection; HTTP/1.1 only closes it after header_timeout.
-    http2: bool = True
+    # HTTP/2 (prior knowledge) beside HTTP/1.1: off by default. granian's protocol detection
+    # waits without a timeout for a connection's first bytes, so with HTTP/2 allowed a client
+    # that connects and sends nothing holds its connection; HTTP/1.1 only closes it after
+    # header_timeout. AWS SDKs and the AWS CLI speak HTTP/1.1 to KMS.
+    http2: bool = False
 
 
 # Each limit's TOML key in [limits], its type and its smallest value.

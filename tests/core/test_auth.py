@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from kmscks import sigv4
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import ServerProcess, start_cks_server
 
 TARGET = "TrentService.DescribeCustomKeyStores"
 
@@ -172,12 +173,22 @@ def test_requests_aws4auth_signatures_are_accepted(server: ServerProcess) -> Non
     assert response.status_code == 200, response.text
 
 
+@pytest.fixture(scope="module")
+def http2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with HTTP/2 allowed (`[limits] http2 = true`; off by default)."""
+    process = start_cks_server(tmp_path_factory.mktemp("http2"), "[limits]\nhttp2 = true\n")
+    yield process
+    process.stop()
+
+
 @pytest.mark.parametrize("http_version", ["--http1.1", "--http2-prior-knowledge"])
-def test_curl_aws_sigv4_is_accepted(server: ServerProcess, http_version: str) -> None:
+def test_curl_aws_sigv4_is_accepted(http2_server: ServerProcess, http_version: str) -> None:
     """curl signs `host`; over HTTP/2 the server has it only as :authority, and must use that."""
     import subprocess
 
     from tests.conftest import require_executable
+
+    server = http2_server
 
     curl = require_executable("curl")
     result = subprocess.run(

@@ -215,3 +215,8 @@ def test_a_body_over_the_buffer_budget_is_throttled(budgeted: ServerProcess) -> 
         assert client.send("TrentService.DescribeCustomKeyStores", body).status == 200
     finally:
         client.close()
+
+
+def test_http2_is_off_by_default() -> None:
+    """HTTP/2's protocol detection never times a silent connection out (docs/operations.md)."""
+    assert HttpLimits().http2 is False
