@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kmscks import logsetup
 from kmscks.api.auth import Authenticator
 from kmscks.api.handler import Api, RequestHandler
 from kmscks.api.model import ServiceModel, load_service_model
 from kmscks.api.quota import RequestQuota
+from kmscks.api.requestlog import RequestLog
 from kmscks.api.rsgi import BodyLimits, RsgiApp
 from kmscks.cloudhsm.admin import ADMIN_MODEL, ADMIN_OPERATIONS, CloudHsmAdmin
 from kmscks.cloudhsm.api import CLOUDHSM_OPERATIONS, CloudHsmV2
@@ -51,6 +52,7 @@ class ServeOptions:
     database_url: str | None = None
     config_path: str | None = None
     log_level: str = "info"
+    log_format: str = "text"
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -142,28 +144,37 @@ def build_process(options: ServeOptions) -> Process:
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
-    handler = RequestHandler([kms, cloudhsm, admin], authenticator)
+    handler = RequestHandler([kms, cloudhsm, admin], authenticator, RequestLog())
     return Process(config, store, service, keys, worker, deletions, handler, cloudhsm_keys)
+
+
+async def _flush_logs_periodically() -> None:
+    """The request log is buffered (logsetup.StderrHandler): a quiet server's lines still show."""
+    while True:
+        await asyncio.sleep(logsetup.StderrHandler.FLUSH_SECONDS)
+        logsetup.flush_all()
 
 
 def create_app() -> RsgiApp:
     """granian's factory: one app per worker process."""
     die_with_parent()
+    # Logging is already set up: granian applies the server's log_dictconfig in each worker
+    # before it calls this factory (kmscks.logsetup).
     options = ServeOptions.from_env()
-    logging.basicConfig(
-        level=options.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-    )
+    logsetup.skip_unused_record_attributes()
+    logsetup.StderrHandler.buffer()
     process = build_process(options)
     tasks: list[asyncio.Task[None]] = []
 
     def on_start(loop: asyncio.AbstractEventLoop) -> None:
         tasks.append(loop.create_task(process.worker.run()))
         tasks.append(loop.create_task(process.deletions.run()))
+        tasks.append(loop.create_task(_flush_logs_periodically()))
 
     def on_stop() -> None:
         process.worker.stop()
         process.deletions.stop()
+        logsetup.flush_all()
 
     limits = process.config.http_limits
     body_limits = BodyLimits(

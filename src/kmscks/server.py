@@ -9,12 +9,16 @@ building its own runtime (kmscks.runtime). Workers die with this process, howeve
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+
+from kmscks import __version__, version_string
+from kmscks.logsetup import FORMATS, LEVELS, level_name
 
 PARENT_VARIABLE = "CKS_SERVE_PARENT_PID"
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -50,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cks serve", description="Serve the AWS KMS custom key store API (AWS JSON 1.1)."
     )
+    parser.add_argument("--version", action="version", version=version_string())
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=4599, help="port to listen on (4599)")
     store = parser.add_mutually_exclusive_group()
@@ -70,7 +75,17 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of the master key when --database-url is used (default: the data dir)",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        default="info",
+        type=level_name,
+        choices=LEVELS,
+        help="debug, info (the default: one line per request), warning or error; any case",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=FORMATS,
+        help="text (the default) or json: one JSON object per line, on stderr",
     )
     return parser
 
@@ -103,6 +118,7 @@ def main(argv: list[str]) -> int:
         database_url=args.database_url,
         config_path=str(config_path) if config_path else None,
         log_level=args.log_level,
+        log_format=args.log_format,
     )
     os.environ[OPTIONS_VARIABLE] = options.to_env()
 
@@ -111,16 +127,13 @@ def main(argv: list[str]) -> int:
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    from kmscks.logsetup import dictconfig
+
     # The pid each worker must not outlive (die_with_parent, in the worker).
     os.environ[PARENT_VARIABLE] = str(os.getpid())
     limits = config.http_limits
 
-    sys.stderr.write(
-        f"cks serve: listening on http://{args.host}:{args.port}"
-        f" ({'PostgreSQL' if args.database_url else f'SQLite in {data_dir}'},"
-        f" {args.workers} worker{'s' if args.workers > 1 else ''})\n"
-    )
-    Granian(
+    server = Granian(
         "kmscks.runtime:create_app",
         address=args.host,
         port=args.port,
@@ -128,6 +141,7 @@ def main(argv: list[str]) -> int:
         workers=args.workers,
         factory=True,
         log_level=LogLevels(args.log_level),
+        log_dictconfig=dictconfig(args.log_level, args.log_format),
         log_access=False,
         respawn_failed_workers=True,
         # The limits granian enforces itself (docs/operations.md); api/rsgi.py does the rest.
@@ -137,7 +151,18 @@ def main(argv: list[str]) -> int:
         ),
         backpressure=limits.max_connections_per_worker,
         http=HTTPModes.auto if limits.http2 else HTTPModes.http1,
-    ).serve()
+    )
+    # After Granian(): it has applied the log config, so the banner has the same format.
+    logging.getLogger("kmscks.server").info(
+        "cks %s listening on http://%s:%s (%s, %s worker%s)",
+        __version__,
+        args.host,
+        args.port,
+        "PostgreSQL" if args.database_url else f"SQLite in {data_dir}",
+        args.workers,
+        "s" if args.workers > 1 else "",
+    )
+    server.serve()
     return 0
 
 

@@ -20,6 +20,7 @@ import orjson
 from kmscks.api.auth import Authenticator
 from kmscks.api.model import ServiceModel
 from kmscks.api.quota import RequestQuota
+from kmscks.api.requestlog import RequestLog, RequestTrace
 from kmscks.api.serialize import OutputSerializer
 from kmscks.api.validation import InputValidator
 from kmscks.caller import Caller
@@ -82,7 +83,9 @@ class Api:
 
 
 class RequestHandler:
-    def __init__(self, apis: list[Api], authenticator: Authenticator) -> None:
+    def __init__(
+        self, apis: list[Api], authenticator: Authenticator, request_log: RequestLog | None = None
+    ) -> None:
         self._routes: dict[str, _Route] = {}
         # Operations a model names that nothing here serves: told apart in the error message.
         self._unserved: set[str] = set()
@@ -97,11 +100,27 @@ class RequestHandler:
             )
         self._authenticator = authenticator
         self._error_model = apis[0].model
+        self._request_log = request_log
 
     async def handle(
         self, method: str, path: str, query: str, headers: HeaderLookup, body: bytes
     ) -> Response:
-        request_id = _request_id()
+        trace = RequestTrace(_request_id())
+        response = await self._respond(trace, method, path, query, headers, body)
+        if self._request_log is not None:
+            self._request_log.write(trace, headers, response[0])
+        return response
+
+    async def _respond(
+        self,
+        trace: RequestTrace,
+        method: str,
+        path: str,
+        query: str,
+        headers: HeaderLookup,
+        body: bytes,
+    ) -> Response:
+        request_id = trace.request_id
         route: _Route | None = None
         try:
             if method == "GET" and path == "/_cks/health":
@@ -110,6 +129,7 @@ class RequestHandler:
             route = self._routes.get(target)
             if route is None or method != "POST":
                 raise _unknown_operation(target if target in self._unserved else None)
+            trace.operation = route.operation
             principal = self._authenticator.authenticate(
                 method=method,
                 path=path,
@@ -118,6 +138,7 @@ class RequestHandler:
                 body=body,
                 service=route.model.signing_name,
             )
+            trace.account_id, trace.region = principal.account_id, principal.region
             if route.quota is not None:
                 route.quota.take(route.operation, principal.account_id, principal.region)
             params = _parse_body(body)
@@ -136,11 +157,13 @@ class RequestHandler:
             payload = orjson.dumps(route.serialize(result))
             return 200, _headers(request_id), payload
         except ServiceError as error:
+            trace.error = error
             model = route.model if route else self._error_model
             return _error(request_id, model.error_status(error.code), error.code, error.message)
         except Exception:
             log.exception("request %s failed", request_id)
             code = route.internal_error if route else INTERNAL_ERROR_CODE
+            trace.error = ServiceError(code, "")
             return _error(request_id, 500, code, "An internal error occurred. Retry the request.")
 
 

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kmscks.api.handler import RequestHandler, error_response
+from kmscks import __version__
+from kmscks.api.handler import RequestHandler, Response, error_response
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ class _Busy(Exception):
 
 class _Unreadable(Exception):
     pass
+
+
+# Every response names the server and its version (one constant: no per-request work).
+SERVER_HEADER = ("server", f"cks/{__version__}")
+
+
+def _send(protocol: Any, response: Response) -> None:
+    status, headers, payload = response
+    headers.append(SERVER_HEADER)
+    protocol.response_bytes(status, headers, payload)
 
 
 class RsgiApp:
@@ -89,27 +100,24 @@ class RsgiApp:
         try:
             body = await self._read_body(headers, protocol)
         except _TooLarge:
-            protocol.response_bytes(
-                *error_response(
+            _send(
+                protocol,
+                error_response(
                     413,
                     # No model names an error for this; AWS's common one for a bad request.
                     "ValidationException",
                     f"The request is larger than {self._limits.max_bytes} bytes.",
                     close=True,
-                )
+                ),
             )
             return
         except _Unreadable as reason:
-            protocol.response_bytes(
-                *error_response(400, "SerializationException", str(reason), close=True)
-            )
+            _send(protocol, error_response(400, "SerializationException", str(reason), close=True))
             return
         except _Busy:
             # A 400 that the SDKs retry with backoff (as for the request quota).
             message = "Too many large requests are being read at once. Retry the request."
-            protocol.response_bytes(
-                *error_response(400, "ThrottlingException", message, close=True)
-            )
+            _send(protocol, error_response(400, "ThrottlingException", message, close=True))
             return
         if "host" not in headers and getattr(scope, "authority", None):
             # HTTP/2 carries the host as :authority; SigV4 signs it as `host`.
@@ -117,7 +125,7 @@ class RsgiApp:
         status, response_headers, payload = await self._handler.handle(
             scope.method, scope.path, scope.query_string, headers, body
         )
-        protocol.response_bytes(status, response_headers, payload)
+        _send(protocol, (status, response_headers, payload))
 
     async def _read_body(self, headers: Any, protocol: Any) -> bytes:
         announced = headers.get("content-length")

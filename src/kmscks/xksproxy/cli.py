@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from kmscks import version_string
+from kmscks.logsetup import LEVELS, level_name
 from kmscks.xksproxy import config as config_module
 from kmscks.xksproxy.app import Proxy
 from kmscks.xksproxy.backends.base import KeyBackend
@@ -41,12 +42,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--host", help="override server.host")
     parser.add_argument("--port", type=int, help="override server.port (0 picks a free port)")
     parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="info",
+        type=level_name,
+        choices=LEVELS,
+        help="debug, info (the default), warning or error; any case, as for cks serve",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,
-        level=args.log_level,
+        level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

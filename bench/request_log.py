@@ -1,0 +1,92 @@
+"""What the request log costs: signed Describe (10-store page) with the log on and off.
+
+`cks serve` at `--log-level info` writes one request line per request (to a file here, as a
+service manager would); at `warning` it writes none. Both variants run back to back in each
+round, the order alternating, on the same seeded SQLite database.
+
+    .venv/bin/python bench/request_log.py --rounds 3 --workers 2 [--seconds 8] [--format text]
+    .venv/bin/python bench/request_log.py --cpus 0 --workers 1   # pinned to one core (taskset)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import harness
+import seed
+from harness import PYTHON, LoadResult, Service, free_port, load, running
+from kmscks.service.secrets import Sealer
+
+
+def _service(
+    name: str, folder: Path, config: Path, workers: int, extra: list[str], cpus: str | None
+) -> Service:
+    args = [PYTHON, "-m", "kmscks", "serve", "--port", str(free_port()), "--config", str(config)]
+    args += ["--data-dir", str(folder / "data"), "--workers", str(workers), *extra]
+    if cpus is not None:
+        args = ["taskset", "-c", cpus, *args]
+    port = int(args[args.index("--port") + 1])
+    return Service(name, args, port, log_path=folder / f"{name}.log")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--format", default="text", choices=["text", "json"])
+    parser.add_argument("--cpus", help="pin the server to these CPUs (taskset -c)")
+    parser.add_argument(
+        "--variants",
+        default="log on=--log-level info;log off=--log-level warning",
+        help="label=extra serve arguments, separated by ';'",
+    )
+    args = parser.parse_args()
+    variants = [
+        (label, ([*extra.split(), "--log-format", args.format]) if "log-level" in extra else [])
+        for label, _, extra in (v.partition("=") for v in args.variants.split(";"))
+    ]
+    folder = Path(tempfile.mkdtemp(prefix="cks-bench-requestlog-"))
+    master_key = os.urandom(32)
+    config = folder / "cks.toml"
+    config.write_text(f'[server]\nmaster_key = "{base64.b64encode(master_key).decode()}"\n')
+    store = seed.open_bench_store(None, folder / "data")
+    sealer = Sealer(master_key)
+    seed.add_measured(store, [seed.store_record(sealer, "us-east-1", i) for i in range(10)])
+    store.close()
+    rows: dict[str, list[LoadResult]] = {label: [] for label, _ in variants}
+    print(f"load average at start: {harness.load_average()}", flush=True)
+    for round_number in range(args.rounds):
+        order = variants if round_number % 2 == 0 else variants[::-1]
+        for label, extra in order:
+            service = _service(
+                label.replace(" ", "-"), folder, config, args.workers, extra, args.cpus
+            )
+            with running(service, "/_cks/health"):
+                body, headers = harness.signed_request(service.port, "DescribeCustomKeyStores", {})
+                script = harness.wrk_script(folder, body, headers)
+                row = load(label, service, script, seconds=args.seconds)
+            rows[label].append(row)
+            print(
+                f"round {round_number + 1} {label:<10} {row.rps:8.0f} req/s"
+                f"  p99 {row.p99_ms:6.2f} ms  CPU {row.cpu_us_per_request:5.0f} us/req"
+                f"  errors {row.errors}",
+                flush=True,
+            )
+    print(f"median of {args.rounds} rounds, {args.workers} worker(s), format {args.format}:")
+    for label, results in rows.items():
+        print(
+            f"  {label:<10} {statistics.median(r.rps for r in results):8.0f} req/s"
+            f"  CPU {statistics.median(r.cpu_us_per_request for r in results):5.0f} us/req"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""How cks servers spell log levels and format their log lines: one format, text or JSON, stderr.
+
+Bottom layer (stdlib and orjson only); must not import any other kmscks module. `cks serve`
+hands `dictconfig()` to granian, which applies it in the main process and in every worker, so
+granian's own lines, cks's lines and the request log (kmscks.api.requestlog) share a formatter.
+`cks xks-proxy` uses the same level spelling (any case).
+
+A record may carry `fields` (a dict of plain values, e.g. the request log's): the text format
+appends them as `key=value` pairs, the JSON format as members of the line's object.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+import orjson
+
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("text", "json")
+
+
+def level_name(text: str) -> str:
+    """argparse `type=` for --log-level: any case is accepted (`INFO`, `info`, `Info`)."""
+    return text.strip().lower()
+
+
+class _Clock:
+    """UTC timestamps with milliseconds; the seconds part is formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._text}.{int((created - second) * 1000):03d}Z"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9._:/@+-]+")
+
+
+def _logfmt_value(value: Any) -> str:
+    text = str(value)
+    if _PLAIN.fullmatch(text):
+        return text
+    # JSON string syntax: quotes, backslashes and control characters escaped, so a value
+    # from a client (a header) can never start a new line or fake another field.
+    return orjson.dumps(text).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-30T16:32:34.123Z INFO [pid] logger: message key=value ...`"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = _Clock()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (
+            f"{self._clock(record.created)} {record.levelname} [{record.process}]"
+            f" {record.name}: {record.getMessage()}"
+        )
+        fields = getattr(record, "fields", None)
+        if fields:
+            line += "".join(f" {key}={_logfmt_value(value)}" for key, value in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, pid, logger, message, then the record's fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = _Clock()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self._clock(record.created),
+            "level": record.levelname,
+            "pid": record.process,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            line.update(fields)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+_FORMATTERS = {"text": TextFormatter, "json": JsonFormatter}
+
+
+class StderrHandler(logging.StreamHandler):
+    """stderr, flushed per record until `buffer()` is called (in a server worker).
+
+    A worker logs a line per request; flushing each one is a write(2) call, a third of the
+    line's cost. Buffered, a line is a memory copy: the buffer is flushed when a warning or
+    error arrives, when a record finds the last flush older than FLUSH_SECONDS, by the
+    worker's periodic `flush_all()` (so a quiet server's lines still appear within that
+    time), and when the worker stops.
+    """
+
+    FLUSH_SECONDS = 0.25
+    _buffered = False
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self._last_flush = time.monotonic()
+
+    @classmethod
+    def buffer(cls) -> None:
+        """From now on, in this process, stderr is written in blocks (see the class)."""
+        cls._buffered = True
+        for handler in _stderr_handlers():
+            handler.setStream(
+                open(  # noqa: SIM115 - lives as long as the process
+                    sys.stderr.fileno(),
+                    "w",
+                    buffering=1 << 16,
+                    encoding="utf-8",
+                    errors="backslashreplace",
+                    closefd=False,
+                )
+            )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + "\n")
+            if (
+                not self._buffered
+                or record.levelno >= logging.WARNING
+                or time.monotonic() - self._last_flush > self.FLUSH_SECONDS
+            ):
+                self.flush()
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        super().flush()
+
+
+def _stderr_handlers() -> list[StderrHandler]:
+    loggers = [
+        logging.getLogger(),
+        logging.getLogger("_granian"),
+        logging.getLogger("granian.access"),
+    ]
+    found: list[StderrHandler] = []
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, StderrHandler) and handler not in found:
+                found.append(handler)
+    return found
+
+
+def flush_all() -> None:
+    for handler in _stderr_handlers():
+        handler.flush()
+
+
+def dictconfig(level: str, log_format: str) -> dict[str, Any]:
+    """A logging.config.dictConfig for every logger of a server process, granian's included."""
+    formatter = _FORMATTERS[log_format]
+    handler = {"()": f"{StderrHandler.__module__}.{StderrHandler.__qualname__}", "formatter": "cks"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"cks": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            # granian's own loggers (names fixed by granian), sent to the same handler.
+            "_granian": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "granian.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+    }
+
+
+def skip_unused_record_attributes() -> None:
+    """Stop the logging module from working out what no cks format prints.
+
+    The logging HOWTO's "Optimization" advice: no caller lookup (a stack walk per record), no
+    thread or multiprocessing names. Saves a few microseconds per request line.
+    """
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+
+
+def configure(level: str, log_format: str = "text") -> None:
+    """Apply `dictconfig()` in this process (for a process granian did not configure)."""
+    import logging.config
+
+    logging.config.dictConfig(dictconfig(level, log_format))
