@@ -87,11 +87,33 @@ def _parser() -> argparse.ArgumentParser:
         choices=FORMATS,
         help="text (the default) or json: one JSON object per line, on stderr",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the data first (the SQLite database and master key in the data dir; with"
+        " --database-url, cks's tables in that database and the master key in the key dir),"
+        " then start empty; asks first unless --yes",
+    )
+    parser.add_argument("--yes", action="store_true", help="with --reset: do not ask")
     return parser
+
+
+def _confirm_reset(what: str, yes: bool) -> str | None:
+    """Why the reset must not go ahead, if it must not."""
+    if yes:
+        return None
+    if not sys.stdin.isatty():
+        return "--reset deletes data: add --yes to confirm (stdin is not a terminal)"
+    sys.stderr.write(f"cks serve: --reset deletes {what}. Continue? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        return "reset cancelled; nothing was deleted"
+    return None
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    from kmscks import serverdata
     from kmscks.config import ConfigError, load_config
     from kmscks.runtime import OPTIONS_VARIABLE, ServeOptions
     from kmscks.service.secrets import MasterKeyError, load_master_key
@@ -102,16 +124,26 @@ def main(argv: list[str]) -> int:
         return 2
     data_dir = (args.key_dir or args.data_dir or default_data_dir()).resolve()
     config_path = args.config.resolve() if args.config else None
+    guard = serverdata.StartGuard(data_dir)
     try:
         config = load_config(config_path)
+        if args.reset:
+            what = serverdata.describe(args.database_url, data_dir, bool(config.master_key))
+            refused = _confirm_reset(what, args.yes)
+            if refused:
+                sys.stderr.write(f"cks serve: {refused}\n")
+                return 2
+            deleted = serverdata.reset(args.database_url, data_dir, bool(config.master_key))
+            sys.stderr.write(f"cks serve: reset: deleted {', '.join(deleted) or 'nothing'}\n")
+            guard = serverdata.StartGuard(data_dir)
         load_master_key(config.master_key, data_dir)
         open_store(args.database_url, data_dir).close()  # creates or upgrades the schema
+        busy = _port_in_use(args.host, args.port)
+        if busy:
+            raise OSError(busy)
     except (ConfigError, MasterKeyError, StoreUnavailable, OSError) as error:
+        guard.undo()  # a failed start leaves no data dir, database file or key behind
         sys.stderr.write(f"cks serve: {error}\n")
-        return 2
-    busy = _port_in_use(args.host, args.port)
-    if busy:
-        sys.stderr.write(f"cks serve: {busy}\n")
         return 2
     options = ServeOptions(
         data_dir=str(data_dir),

@@ -60,3 +60,111 @@ def test_a_taken_port_is_refused(server: ServerProcess, tmp_path: Path) -> None:
     result = serve("--port", str(server.port), "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{server.port}" in result.stderr
+
+
+def test_a_failed_start_leaves_no_data_behind(server: ServerProcess, tmp_path: Path) -> None:
+    data = tmp_path / "new" / "data"
+    result = serve("--port", str(server.port), "--data-dir", str(data))
+    assert result.returncode == 2 and "cannot listen" in result.stderr
+    assert not (tmp_path / "new").exists()
+    # A data dir that existed keeps what it had, and gets nothing new.
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("mine")
+    result = serve("--port", str(server.port), "--data-dir", str(existing))
+    assert result.returncode == 2
+    assert sorted(p.name for p in existing.iterdir()) == ["notes.txt"]
+
+
+def test_version_banner_and_server_header(server: ServerProcess) -> None:
+    import urllib.request
+    from importlib.metadata import version
+
+    expected = version("kms-cks")
+    result = serve("--version")
+    assert (result.returncode, result.stdout) == (0, f"cks {expected}\n")
+    with urllib.request.urlopen(f"{server.url}/_cks/health", timeout=5) as answer:
+        assert answer.headers["Server"] == f"cks/{expected}"
+    request = urllib.request.Request(server.url + "/", b"{}", {"X-Amz-Target": "Nope.Nope"})
+    try:
+        urllib.request.urlopen(request, timeout=5)
+    except urllib.error.HTTPError as error:
+        assert error.headers["Server"] == f"cks/{expected}"
+    else:
+        raise AssertionError("an unknown operation was answered 200")
+    assert f"cks {expected} listening on {server.url}" in server.log()
+
+
+def _store_count(url: str) -> int:
+    from tests.helpers.clients import kms_client
+
+    return len(kms_client(url).describe_custom_key_stores()["CustomKeyStores"])
+
+
+def _create_store(url: str, name: str) -> None:
+    from tests.helpers.clients import kms_client
+
+    kms_client(url).create_custom_key_store(
+        CustomKeyStoreName=name,
+        CustomKeyStoreType="EXTERNAL_KEY_STORE",
+        XksProxyConnectivity="VPC_ENDPOINT_SERVICE",
+        XksProxyUriEndpoint="https://xks.example.test",
+        XksProxyUriPath="/kms/xks/v1",
+        XksProxyVpcEndpointServiceName="com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",
+        XksProxyAuthenticationCredential={
+            "AccessKeyId": "ABCDEFGHIJKLMNOPQRSTUVWX",
+            "RawSecretAccessKey": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==",
+        },
+    )
+
+
+VPC_CONFIG = """
+[[vpc_endpoint_services]]
+name = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+owner = "000000000000"
+private_dns_name = "xks.example.test"
+address = "127.0.0.1:9"
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_reset_yes_starts_empty(tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    from tests.helpers.server import start_cks_server
+
+    database_url = request.getfixturevalue("fresh_postgres") if kind == "postgres" else None
+    data = tmp_path / "data"
+    first = start_cks_server(tmp_path, VPC_CONFIG, database_url=database_url, data_dir=data)
+    try:
+        _create_store(first.url, "kept until the reset")
+        assert _store_count(first.url) == 1
+    finally:
+        first.stop()
+    key = (data / "master.key").read_bytes()
+    again = start_cks_server(
+        tmp_path,
+        VPC_CONFIG,
+        database_url=database_url,
+        data_dir=data,
+        extra_args=("--reset", "--yes"),
+    )
+    try:
+        assert _store_count(again.url) == 0
+    finally:
+        again.stop()
+    assert (data / "master.key").read_bytes() != key  # a new master key
+    assert "cks serve: reset: deleted" in again.log()
+    if kind == "postgres":
+        assert "table custom_key_stores" in again.log()
+    else:
+        assert str(data / "cks.sqlite3") in again.log()
+    assert (data / "cks-test.toml").exists()  # the folder's other files stay
+
+
+def test_reset_without_yes_and_without_a_terminal_deletes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "master.key").write_text("keep me")
+    result = serve("--reset", "--data-dir", str(data), "--port", "1")
+    assert result.returncode == 2
+    assert "add --yes to confirm" in result.stderr
+    assert (data / "master.key").read_text() == "keep me"

@@ -1,0 +1,115 @@
+"""What `cks serve` keeps, and how it goes away: `--reset`, and nothing left by a failed start.
+
+Top level, beside server.py (which alone imports it). The data is the SQLite database
+`cks.sqlite3` (with its WAL files) and the master key `master.key` in the data dir, or, with
+`--database-url`, the cks tables of that PostgreSQL database (the master key stays in the key
+dir). A reset removes exactly these: never the folder's other files, never another database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from pathlib import Path
+
+from kmscks.store.schema import MIGRATIONS
+
+SQLITE_FILE = "cks.sqlite3"
+KEY_FILE = "master.key"
+_SQLITE_FILES = (SQLITE_FILE, f"{SQLITE_FILE}-wal", f"{SQLITE_FILE}-shm", f"{SQLITE_FILE}-journal")
+_CREATE_TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def cks_tables() -> list[str]:
+    """Every table the migrations create, newest first (so dependants go first), and the
+    version table. Read from the migrations, so a table another change appends is included."""
+    names: list[str] = []
+    for migration in MIGRATIONS:
+        for statement in migration.statements["postgres"]:
+            names += _CREATE_TABLE.findall(statement)
+    return [*reversed(names), "schema_version"]
+
+
+def describe(database_url: str | None, data_dir: Path, key_configured: bool) -> str:
+    """What a reset deletes, in words, for the question and the docs."""
+    key = "" if key_configured else f" and the master key {data_dir / KEY_FILE}"
+    if database_url:
+        return f"every cks table of the PostgreSQL database {_safe_url(database_url)}{key}"
+    return f"the SQLite database {data_dir / SQLITE_FILE}{key}"
+
+
+def reset(database_url: str | None, data_dir: Path, key_configured: bool) -> list[str]:
+    """Delete the server's data; returns what was deleted."""
+    deleted: list[str] = []
+    if database_url:
+        deleted += _drop_postgres_tables(database_url)
+    else:
+        for name in _SQLITE_FILES:
+            path = data_dir / name
+            if path.exists():
+                path.unlink()
+                deleted.append(str(path))
+    key = data_dir / KEY_FILE
+    if not key_configured and key.exists():
+        key.unlink()
+        deleted.append(str(key))
+    return deleted
+
+
+def _drop_postgres_tables(database_url: str) -> list[str]:
+    import psycopg
+
+    from kmscks.store.sql import StoreUnavailable
+
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+            existing = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            }
+            dropped = [name for name in cks_tables() if name in existing]
+            for name in dropped:
+                conn.execute(f'DROP TABLE "{name}" CASCADE')  # names from our migrations only
+    except psycopg.Error as error:
+        raise StoreUnavailable(f"cannot reset the PostgreSQL database: {error}")
+    return [f"table {name}" for name in dropped]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+class StartGuard:
+    """Undoes what a start-up that fails creates, so a failed `cks serve` leaves nothing behind.
+
+    Notes what exists before the checks create the data dir, database and key; `undo()`
+    removes what was new: the folder (from its first missing ancestor) if there was none,
+    else only the new files.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._new_root = _first_missing(data_dir)
+        self._data_dir = data_dir
+        self._existing = {name for name in (*_SQLITE_FILES, KEY_FILE) if (data_dir / name).exists()}
+
+    def undo(self) -> None:
+        if self._new_root is not None:
+            shutil.rmtree(self._new_root, ignore_errors=True)
+            return
+        for name in (*_SQLITE_FILES, KEY_FILE):
+            if name not in self._existing:
+                with contextlib.suppress(FileNotFoundError):
+                    (self._data_dir / name).unlink()
+
+
+def _first_missing(path: Path) -> Path | None:
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
