@@ -35,12 +35,14 @@ from kmscks.server import die_with_parent
 from kmscks.service.crypto import CryptoOperations
 from kmscks.service.crypto_backends import ClusterCrypto, ProxyCrypto
 from kmscks.service.custom_key_stores import KeyStoreService
+from kmscks.service.diagnostics import DIAGNOSTICS_MODEL, DIAGNOSTICS_OPERATIONS, Diagnostics
 from kmscks.service.key_backends import ProxyExternalKeys
 from kmscks.service.key_deletion import KeyDeletionWorker
 from kmscks.service.keys import KeyService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
 from kmscks.service.served import KMS_OPERATIONS
 from kmscks.service.transitions import TransitionWorker
+from kmscks.store.attempts import ConnectionAttempts
 from kmscks.store.sql import SqlStore, open_store
 
 OPTIONS_VARIABLE = "CKS_SERVE_OPTIONS"
@@ -104,7 +106,10 @@ def build_process(options: ServeOptions) -> Process:
         markers=MarkerCodec(derive_key(master_key, "marker-v1")),
         wake_worker=lambda: worker_ref[0].wake() if worker_ref else None,
     )
-    worker = TransitionWorker(store, service.finish_transition, config.lease_seconds)
+    attempts = ConnectionAttempts(store)
+    worker = TransitionWorker(
+        store, service.finish_transition, config.lease_seconds, attempts=attempts
+    )
     worker_ref.append(worker)
     deletions = KeyDeletionWorker(store, cloudhsm_keys.delete_backing_key)
     keys = KeyService(
@@ -144,7 +149,12 @@ def build_process(options: ServeOptions) -> Process:
         internal_error="CloudHsmInternalFailureException",
         validation_error="CloudHsmInvalidRequestException",
     )
-    handler = RequestHandler([kms, cloudhsm, admin], authenticator, RequestLog())
+    diagnostics = Api(
+        ServiceModel("cks-diagnostics", DIAGNOSTICS_MODEL),
+        bind(DIAGNOSTICS_OPERATIONS, Diagnostics(store, attempts)),
+        internal_error="KMSInternalException",
+    )
+    handler = RequestHandler([kms, cloudhsm, admin, diagnostics], authenticator, RequestLog())
     return Process(config, store, service, keys, worker, deletions, handler, cloudhsm_keys)
 
 

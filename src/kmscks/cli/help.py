@@ -219,9 +219,11 @@ def _section(title: str, lines: list[str]) -> list[str]:
 def operation_help(command: str) -> str:
     if command == "explain-connection-error":
         return (
-            "usage: cks kms explain-connection-error CODE | --all\n\n"
+            "usage: cks kms explain-connection-error CODE | --all | --custom-key-store-id ID\n\n"
             "Explains a ConnectionErrorCode (shown for FAILED custom key stores) and how to\n"
-            "remediate it. Codes: " + ", ".join(spec.connection_error_codes()) + "\n"
+            "remediate it. With --custom-key-store-id, asks the server for the store's last\n"
+            "connection attempts and what each found (the concrete cause), and the fix to try.\n"
+            "Codes: " + ", ".join(spec.connection_error_codes()) + "\n"
         )
     width = _width()
     page = reference()["commands"][command]

@@ -115,9 +115,9 @@ def _run(argv: list[str]) -> int:
     invocation = Invocation(global_options, dict(os.environ), argv)
     invocation.resolve_globals()
     if remaining[:1] == ["explain-connection-error"]:
-        from kmscks.cli.explain import explain
+        from kmscks.cli.explain import ServerDiagnostics, explain
 
-        return explain(remaining[1:], sys.stdout)
+        return explain(remaining[1:], sys.stdout, ServerDiagnostics(invocation))
     parsed, remaining = arguments.service_parser().parse_known_args(remaining)
     if parsed.operation == "help":
         from kmscks.cli.help import service_help, show

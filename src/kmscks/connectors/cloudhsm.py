@@ -24,6 +24,7 @@ class ConnectAttempt:
     error_code: str | None
     new_password: str | None = None
     record: Callable[[Any], None] | None = None
+    cause: str = ""  # what was found, in words, for explain-connection-error (no secret)
 
 
 def _not_found(cluster_id: str) -> ServiceError:
@@ -140,35 +141,69 @@ class ClusterChecks:
         """Connect as KMS does: reach the cluster, log in as kmsuser, rotate its password."""
         owner = Owner(account_id, region)
         cluster = self._cluster(account_id, region, cluster_id)
-        if cluster is None or self._control.state_of(cluster) != lifecycle.ACTIVE:
-            return ConnectAttempt("CLUSTER_NOT_FOUND")
+        if cluster is None:
+            return ConnectAttempt(
+                "CLUSTER_NOT_FOUND", cause=f"cluster {cluster_id} does not exist (deleted?)"
+            )
+        state = self._control.state_of(cluster)
+        if state != lifecycle.ACTIVE:
+            return ConnectAttempt(
+                "CLUSTER_NOT_FOUND", cause=f"cluster {cluster_id} is {state}, not ACTIVE"
+            )
         subnets = list(self._control.subnet_mapping(cluster).values())
-        if not all(self._control.subnet_exists(owner, subnet) for subnet in subnets):
-            return ConnectAttempt("SUBNET_NOT_FOUND")
+        gone = [subnet for subnet in subnets if not self._control.subnet_exists(owner, subnet)]
+        if gone:
+            return ConnectAttempt(
+                "SUBNET_NOT_FOUND", cause=f"subnet {', '.join(gone)} of the cluster was deleted"
+            )
         if not any(hsm.state == lifecycle.ACTIVE for hsm in self._control.hsms_of(cluster)):
-            return ConnectAttempt("INSUFFICIENT_CLOUDHSM_HSMS")
+            return ConnectAttempt(
+                "INSUFFICIENT_CLOUDHSM_HSMS", cause=f"cluster {cluster_id} has no ACTIVE HSM"
+            )
         # KMS needs one free address in each of the cluster's subnets for its interfaces.
-        if any(self._control.free_addresses(owner, subnet) < 1 for subnet in subnets):
-            return ConnectAttempt("INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET")
+        full = [s for s in subnets if self._control.free_addresses(owner, s) < 1]
+        if full:
+            return ConnectAttempt(
+                "INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET",
+                cause=f"subnet {', '.join(full)} has no free IP address for KMS",
+            )
         if not cluster.network_ok or not cluster.security_group_ok:
-            return ConnectAttempt("NETWORK_ERRORS")
+            why = (
+                "the network between KMS and the cluster is blocked"
+                if not cluster.network_ok
+                else f"security group {cluster.security_group} does not allow TCP 2223-2225"
+            )
+            return ConnectAttempt("NETWORK_ERRORS", cause=why)
         if cluster.kmsuser_hash is None or cluster.kmsuser_salt is None:
-            return ConnectAttempt("USER_NOT_FOUND")
+            return ConnectAttempt(
+                "USER_NOT_FOUND", cause=f"cluster {cluster_id} has no kmsuser crypto user"
+            )
         if cluster.kmsuser_locked:
-            return ConnectAttempt("USER_LOCKED_OUT")
+            return ConnectAttempt(
+                "USER_LOCKED_OUT", cause=f"the kmsuser of cluster {cluster_id} is locked out"
+            )
         if cluster.kmsuser_logged_in:
-            return ConnectAttempt("USER_LOGGED_IN")
+            return ConnectAttempt(
+                "USER_LOGGED_IN",
+                cause=f"the kmsuser is logged in to cluster {cluster_id}; log it out first",
+            )
         tables = self._control.tables
         if not kmsuser.password_matches(password, cluster.kmsuser_salt, cluster.kmsuser_hash):
             failures = cluster.kmsuser_failures + 1
-            locked = int(failures >= self._control.settings.kmsuser_max_failed_logins)
+            limit = self._control.settings.kmsuser_max_failed_logins
+            locked = int(failures >= limit)
 
             def record_failure(_: Any) -> None:
                 tables.update_cluster(
                     cluster_id, {"kmsuser_failures": failures, "kmsuser_locked": locked}
                 )
 
-            return ConnectAttempt("INVALID_CREDENTIALS", record=record_failure)
+            return ConnectAttempt(
+                "INVALID_CREDENTIALS",
+                record=record_failure,
+                cause=f"the kmsuser password of the key store was refused by cluster {cluster_id}"
+                f" ({failures} failed login{'s' if failures > 1 else ''} of {limit} allowed)",
+            )
         rotated = kmsuser.new_password()
         salt, digest = kmsuser.password_hash(rotated)
 
@@ -177,4 +212,9 @@ class ClusterChecks:
                 cluster_id, {"kmsuser_salt": salt, "kmsuser_hash": digest, "kmsuser_failures": 0}
             )
 
-        return ConnectAttempt(None, new_password=rotated, record=record_rotation)
+        return ConnectAttempt(
+            None,
+            new_password=rotated,
+            record=record_rotation,
+            cause=f"logged in to cluster {cluster_id} as kmsuser and rotated its password",
+        )

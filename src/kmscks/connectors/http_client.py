@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import errno
 import socket
 import ssl
 from collections import deque
@@ -129,9 +130,9 @@ async def _connect(
     try:
         reader, writer = await asyncio.open_connection(target.connect_host, target.connect_port)
     except socket.gaierror as error:
-        raise HttpFailure(Failure.UNRESOLVABLE, str(error))
+        raise HttpFailure(Failure.UNRESOLVABLE, f"cannot resolve {target.connect_host}: {error}")
     except OSError as error:
-        raise HttpFailure(Failure.REFUSED, error.strerror or str(error))
+        raise HttpFailure(Failure.REFUSED, _connect_failure(target, error))
     if target.tls is not None:
         progress.phase = "tls"
         token = _OFFERED_SESSION.set(session)
@@ -143,7 +144,7 @@ async def _connect(
             writer.transport.abort()
             await asyncio.sleep(0)  # lets the abort close the socket
             if isinstance(error, ssl.SSLError):
-                raise HttpFailure(Failure.TLS, error.reason or str(error))
+                raise HttpFailure(Failure.TLS, _tls_failure(target, error))
             if isinstance(error, OSError):  # ConnectionError included
                 raise HttpFailure(Failure.TLS, f"connection lost during handshake: {error}")
             raise
@@ -224,12 +225,38 @@ async def _exchange(
     return HttpResponse(int(parts[1]), headers, body), reusable
 
 
-def _timed_out(progress: _Progress, timeout: float) -> HttpFailure:
+def _timed_out(target: Target, progress: _Progress, timeout: float) -> HttpFailure:
+    where = f"{target.connect_host}:{target.connect_port}"
     if progress.phase == "connect":
-        return HttpFailure(Failure.REFUSED, "no answer to the TCP connection")
+        return HttpFailure(
+            Failure.REFUSED,
+            f"no answer to the TCP connection to {where} within {timeout * 1000:.0f} ms",
+        )
     return HttpFailure(
-        Failure.TIMED_OUT, f"no response within {timeout * 1000:.0f} ms", progress.answered
+        Failure.TIMED_OUT,
+        f"{where} accepted the connection but gave no complete response within"
+        f" {timeout * 1000:.0f} ms",
+        progress.answered,
     )
+
+
+def _connect_failure(target: Target, error: OSError) -> str:
+    """A failed TCP connect in words: who refused, or why it could not be tried."""
+    where = f"{target.connect_host}:{target.connect_port}"
+    if isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED:
+        return f"TCP connection refused by {where}"
+    return f"cannot open a TCP connection to {where}: {error.strerror or error}"
+
+
+def _tls_failure(target: Target, error: ssl.SSLError) -> str:
+    """A failed handshake in words, with the certificate check's own reason when it has one."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"certificate verify failed: {error.verify_message}"
+            f" (server {target.host_header} at {target.connect_host}:{target.connect_port})"
+        )
+    where = f"{target.connect_host}:{target.connect_port}"
+    return f"TLS handshake with {where} failed: {error.reason or error}"
 
 
 def _drop(writer: asyncio.StreamWriter) -> None:
@@ -273,7 +300,7 @@ async def post(
                 raise HttpFailure(Failure.TLS, error.reason or str(error), progress.answered)
             return response
     except TimeoutError:
-        raise _timed_out(progress, timeout)
+        raise _timed_out(target, progress, timeout)
     finally:
         if writer is not None:
             await _discard(writer, abort=False)
@@ -349,7 +376,7 @@ class ConnectionPool:
                 except _Closed as closed:
                     raise HttpFailure(Failure.REFUSED, str(closed))
         except TimeoutError:
-            raise _timed_out(progress, timeout)
+            raise _timed_out(target, progress, timeout)
 
     async def _send(
         self,

@@ -13,8 +13,9 @@ tests the whole path (resolve, TCP, TLS) rather than a connection that once work
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -147,15 +148,20 @@ _HEALTH_STATES = {"ACTIVE", "DEGRADED", "UNAVAILABLE"}
 
 @dataclass(frozen=True)
 class CheckResult:
+    """An outcome, and for people: what happened (`detail`), how long the proxy took and
+    what its health answer said (a summary, when it gave one)."""
+
     outcome: Outcome
     detail: str = ""
+    latency_ms: float | None = None
+    health: str | None = None
 
 
 def health_outcome(status: int, body: bytes) -> CheckResult:
     """Classify a GetHealthStatus answer."""
     if status != 200:
         outcome = _STATUS_OUTCOMES.get(status, Outcome.INVALID_RESPONSE)
-        return CheckResult(outcome, f"HTTP {status}: {body[:200]!r}")
+        return CheckResult(outcome, f"the proxy answered HTTP {status}: {body[:200]!r}")
     try:
         answer = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -163,9 +169,21 @@ def health_outcome(status: int, body: bytes) -> CheckResult:
     problem = _health_schema_problem(answer)
     if problem:
         return CheckResult(Outcome.INVALID_RESPONSE, problem)
+    summary = health_summary(answer)
     if all(ekm["healthStatus"] == "UNAVAILABLE" for ekm in answer["ekmFleetDetails"]):
-        return CheckResult(Outcome.ALL_EKMS_UNAVAILABLE, "every EKM reports UNAVAILABLE")
-    return CheckResult(Outcome.HEALTHY)
+        return CheckResult(
+            Outcome.ALL_EKMS_UNAVAILABLE, "every EKM reports UNAVAILABLE", health=summary
+        )
+    return CheckResult(Outcome.HEALTHY, "the proxy reports healthy", health=summary)
+
+
+def health_summary(answer: dict[str, Any]) -> str:
+    """A schema-checked GetHealthStatus answer in one line (no secrets: it has none)."""
+    ekms = ", ".join(f"{ekm['id'][:64]} {ekm['healthStatus']}" for ekm in answer["ekmFleetDetails"])
+    return (
+        f"{answer['xksProxyVendor'][:64]} {answer['xksProxyModel'][:64]},"
+        f" fleet of {answer['xksProxyFleetSize']}; EKMs: {ekms}"
+    )
 
 
 def _health_schema_problem(answer: Any) -> str | None:
@@ -241,9 +259,11 @@ class XksConnector:
         body = orjson.dumps(
             {"requestMetadata": {"kmsRequestId": str(uuid.uuid4()), "kmsOperation": kms_operation}}
         )
+        started = time.perf_counter()
         try:
             response = await self.transport.post(proxy, region, target, path, body, pooled=False)
         except HttpFailure as failure:
             log.info("XKS health call to %s failed: %s", proxy.uri_endpoint, failure)
             return CheckResult(_FAILURE_OUTCOMES[failure.failure], failure.detail)
-        return health_outcome(response.status, response.body)
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return replace(health_outcome(response.status, response.body), latency_ms=latency_ms)

@@ -24,7 +24,7 @@ from kmscks.service import rules, states
 from kmscks.service.base import invalid_state, new_store_id, not_found
 from kmscks.service.members import CREATE_COLUMNS
 from kmscks.service.states import State
-from kmscks.service.transitions import TransitionResult
+from kmscks.service.transitions import AttemptDetail, TransitionResult
 from kmscks.service.update import UpdateOperation
 from kmscks.service.views import CLOUDHSM, VPC, list_entry
 from kmscks.store.keys import KeyTables
@@ -211,9 +211,10 @@ class KeyStoreService(UpdateOperation):
         result = await self._xks.check_health(
             self.proxy_settings(record), record.region, "ConnectCustomKeyStore"
         )
+        detail = AttemptDetail(result.detail, result.latency_ms, result.health)
         if result.outcome is Outcome.HEALTHY:
-            return TransitionResult(State.CONNECTED)
-        return TransitionResult(State.FAILED, OUTCOMES[result.outcome][2])
+            return TransitionResult(State.CONNECTED, detail=detail)
+        return TransitionResult(State.FAILED, OUTCOMES[result.outcome][2], detail=detail)
 
     def _connect_cloudhsm(self, record: StoreRecord) -> TransitionResult:
         password = self._sealer.open(
@@ -222,8 +223,11 @@ class KeyStoreService(UpdateOperation):
         attempt = self._clusters.connect(
             record.account_id, record.region, record.cloudhsm_cluster_id or "", password
         )
+        detail = AttemptDetail(attempt.cause)
         if attempt.error_code is not None:
-            return TransitionResult(State.FAILED, attempt.error_code, after=attempt.record)
+            return TransitionResult(
+                State.FAILED, attempt.error_code, after=attempt.record, detail=detail
+            )
         # Like KMS, a successful connection rotates the kmsuser password; the new one is kept
         # (sealed) in the same transaction that changes it in the cluster.
         sealed = self._sealer.seal(attempt.new_password or "", record.id, "key_store_password")
@@ -231,6 +235,7 @@ class KeyStoreService(UpdateOperation):
             State.CONNECTED,
             changes={"key_store_password_sealed": sealed},
             after=attempt.record,
+            detail=detail,
         )
 
     # -- DeleteCustomKeyStore ----------------------------------------------------------------

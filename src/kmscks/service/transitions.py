@@ -21,10 +21,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmscks.service.states import State
+from kmscks.store.attempts import AttemptRow, ConnectionAttempts
 from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore, StoreUnavailable, Transaction
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttemptDetail:
+    """What a connection attempt found, in words (kept for explain-connection-error).
+
+    `cause` is concrete ("TCP connection refused by 127.0.0.1:9443") and never holds a secret.
+    """
+
+    cause: str
+    proxy_latency_ms: float | None = None
+    proxy_health: str | None = None
 
 
 @dataclass
@@ -35,6 +48,7 @@ class TransitionResult:
     error_code: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     after: Callable[[Transaction], None] | None = None
+    detail: AttemptDetail | None = None
 
 
 Finisher = Callable[[StoreRecord], Awaitable[TransitionResult]]
@@ -50,8 +64,10 @@ class TransitionWorker:
         finish: Finisher,
         lease_seconds: float,
         poll_interval: float = 0.25,
+        attempts: ConnectionAttempts | None = None,
     ) -> None:
         self._store = store
+        self._attempts = attempts
         self._finish = finish
         self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
@@ -109,19 +125,54 @@ class TransitionWorker:
             pass
 
     async def _carry_out(self, record: StoreRecord) -> None:
+        started = time.time()
         try:
             result = await self._finish(record)
         except Exception:
             log.exception("transition of %s failed", record.id)
-            result = TransitionResult(State.FAILED, "INTERNAL_ERROR")
+            result = TransitionResult(
+                State.FAILED,
+                "INTERNAL_ERROR",
+                detail=AttemptDetail("an internal error of cks (its log has the traceback)"),
+            )
         if result.state == State.FAILED and record.connection_state == State.DISCONNECTING:
             result = TransitionResult(State.DISCONNECTED)
+        after = result.after
+        if self._attempts is not None and record.connection_state == State.CONNECTING:
+            after = self._recording(record, started, result)
         try:
             finished = self._store.finish_transition(
-                record, result.state, result.error_code, result.changes, result.after
+                record, result.state, result.error_code, result.changes, after
             )
             if not finished:
                 log.info("transition of %s was superseded", record.id)
         except StoreUnavailable as error:
             # The lease expires and another claim finishes it.
             log.warning("cannot finish the transition of %s: %s", record.id, error)
+
+    def _recording(
+        self, record: StoreRecord, started: float, result: TransitionResult
+    ) -> Callable[[Transaction], None]:
+        """`result.after`, then the attempt's row: both only if the finish is written."""
+        assert self._attempts is not None
+        attempts = self._attempts
+        detail = result.detail or AttemptDetail(
+            "connected" if result.state == State.CONNECTED else "no details recorded"
+        )
+        row = AttemptRow(
+            store_id=record.id,
+            attempted_at=round(started, 3),
+            connection_state=str(result.state),
+            error_code=result.error_code,
+            cause=detail.cause,
+            proxy_latency_ms=detail.proxy_latency_ms,
+            proxy_health=detail.proxy_health,
+        )
+        first = result.after
+
+        def after(tx: Transaction) -> None:
+            if first is not None:
+                first(tx)
+            attempts.record(row)
+
+        return after

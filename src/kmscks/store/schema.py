@@ -266,4 +266,34 @@ MIGRATIONS += (
     ),
 )
 
+
+def _connection_attempts_table(seq_column: str, real: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE connection_attempts (
+    seq {seq_column},
+    store_id TEXT NOT NULL,
+    attempted_at {real} NOT NULL,
+    connection_state TEXT NOT NULL,
+    error_code TEXT,
+    cause TEXT NOT NULL,
+    proxy_latency_ms {real},
+    proxy_health TEXT
+)""",
+        # The last attempts of one store, newest first.
+        "CREATE INDEX connection_attempts_store ON connection_attempts (store_id, seq)",
+    )
+
+
+MIGRATIONS += (
+    Migration(
+        5,
+        "the last connection attempts of each custom key store (explain-connection-error)",
+        {
+            "sqlite": _connection_attempts_table("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
+            "postgres": _connection_attempts_table("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+        },
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

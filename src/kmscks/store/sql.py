@@ -351,6 +351,12 @@ class Transaction:
         return bool(cursor.rowcount == 1)
 
     def delete(self, seq: int, expected_state: str) -> bool:
+        # Its connection attempts go with it (same condition, same transaction).
+        self._store._execute(
+            "DELETE FROM connection_attempts WHERE store_id IN (SELECT id FROM custom_key_stores"
+            " WHERE seq = ? AND connection_state = ?)",
+            (seq, expected_state),
+        )
         cursor = self._store._execute(
             "DELETE FROM custom_key_stores WHERE seq = ? AND connection_state = ?",
             (seq, expected_state),
