@@ -272,3 +272,23 @@ def test_the_store_keeps_the_newest_attempts_and_forgets_deleted_stores(store: A
         assert tx.delete(kept.seq, "DISCONNECTED")
     assert attempts.recent(kept.id) == []
     assert len(attempts.recent(other.id)) == 1
+
+
+def test_a_cloudhsm_store_shows_what_the_cluster_check_found(tmp_path: Path) -> None:
+    from tests.cloudhsm.conftest import CONFIG
+    from tests.cloudhsm.lab import Lab as HsmLab
+    from tests.cloudhsm.lab import hsm_region
+
+    server = start_cks_server(tmp_path, CONFIG)
+    try:
+        lab = HsmLab(server.url, hsm_region())
+        cluster = lab.build(kmsuser="original1")
+        store_id = lab.create_store(cluster, password="original1")
+        lab.admin("LockOutKmsUser", ClusterId=cluster.id)
+        assert lab.connect(store_id)["ConnectionErrorCode"] == "USER_LOCKED_OUT"
+        out = " ".join(explain(server, lab.region, store_id).stdout.split())
+    finally:
+        server.stop()
+    assert f"cause: the kmsuser of cluster {cluster.id} is locked out" in out
+    assert "To try: Unlock the kmsuser: cks cloudhsm change-kms-user-password" in out
+    assert "original1" not in out
