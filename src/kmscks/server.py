@@ -30,6 +30,14 @@ def default_data_dir() -> Path:
     return Path(base) / "cks"
 
 
+def cores() -> int:
+    """The cores this process may run on (taskset and cgroup CPU sets respected)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _port_in_use(host: str, port: int) -> str | None:
     """Why the address cannot be served, if it cannot.
 
@@ -68,7 +76,11 @@ def _parser() -> argparse.ArgumentParser:
         help="postgresql://user@host:port/db to share one database between processes",
     )
     parser.add_argument("--config", type=Path, help="TOML config file (docs/configuration.md)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"worker processes (default: one per core this process may use, here {cores()})",
+    )
     parser.add_argument(
         "--key-dir",
         type=Path,
@@ -119,6 +131,9 @@ def main(argv: list[str]) -> int:
     from kmscks.service.secrets import MasterKeyError, load_master_key
     from kmscks.store.sql import StoreUnavailable, open_store
 
+    if args.workers is None:
+        # Measured in docs/benchmarks.md: one per core helps on 2 cores, costs nothing on 1.
+        args.workers = cores()
     if args.workers < 1:
         sys.stderr.write("cks serve: --workers must be at least 1\n")
         return 2

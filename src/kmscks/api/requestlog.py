@@ -18,6 +18,7 @@ import logging
 import re
 from time import perf_counter
 
+from kmscks import logsetup
 from kmscks.errors import ServiceError
 from kmscks.sigv4_sign import HeaderLookup
 
@@ -57,6 +58,10 @@ def _reason(message: str) -> str:
 class RequestLog:
     """Writes the line of each finished request to the `kmscks.request` logger."""
 
+    def __init__(self) -> None:
+        # Bound once logging is configured (the server process is built after that).
+        self._info = logsetup.fast_info(log)
+
     def write(self, trace: RequestTrace, headers: HeaderLookup, status: int) -> None:
         if trace.operation is None and trace.error is None:
             # Not an API request (the health check): only worth a line when debugging.
@@ -84,4 +89,4 @@ class RequestLog:
                 credential = _CREDENTIAL.search(headers.get("authorization", ""))
                 if credential:
                     fields["key"], fields["region"] = credential.groups()
-        log.info("request", extra={"fields": fields})
+        self._info("request", fields)

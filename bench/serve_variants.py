@@ -1,11 +1,15 @@
-"""What the request log costs: signed Describe (10-store page) with the log on and off.
+"""Signed Describe (10-store page) against `cks serve` variants that differ only in options.
 
-`cks serve` at `--log-level info` writes one request line per request (to a file here, as a
-service manager would); at `warning` it writes none. Both variants run back to back in each
-round, the order alternating, on the same seeded SQLite database.
+Used for what the request log costs (`--log-level info` writes one line per request, to a file
+here as a service manager would; `warning` writes none) and for the default worker count (one
+per core vs one, on 2 cores and pinned to 1 with taskset). The variants run back to back in
+each round, the order alternating, on the same seeded SQLite database.
 
-    .venv/bin/python bench/request_log.py --rounds 3 --workers 2 [--seconds 8] [--format text]
-    .venv/bin/python bench/request_log.py --cpus 0 --workers 1   # pinned to one core (taskset)
+    .venv/bin/python bench/serve_variants.py --rounds 3 --workers 2     # log on vs off
+    .venv/bin/python bench/serve_variants.py --rounds 3 \
+        --variants "1 worker=--workers 1;default=--log-level warning"  # workers, 2 cores
+    .venv/bin/python bench/serve_variants.py --rounds 3 --cpus 0 \
+        --variants "1 worker=--workers 1;default=--log-level warning"  # pinned to one core
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from kmscks.service.secrets import Sealer
 
 
 def _service(
-    name: str, folder: Path, config: Path, workers: int, extra: list[str], cpus: str | None
+    name: str, folder: Path, config: Path, workers: int | None, extra: list[str], cpus: str | None
 ) -> Service:
     args = [PYTHON, "-m", "kmscks", "serve", "--port", str(free_port()), "--config", str(config)]
-    args += ["--data-dir", str(folder / "data"), "--workers", str(workers), *extra]
+    args += ["--data-dir", str(folder / "data"), *extra]
+    if workers is not None:
+        args += ["--workers", str(workers)]
     if cpus is not None:
         args = ["taskset", "-c", cpus, *args]
     port = int(args[args.index("--port") + 1])
@@ -39,20 +45,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="passed to every variant (else its own)")
     parser.add_argument("--format", default="text", choices=["text", "json"])
     parser.add_argument("--cpus", help="pin the server to these CPUs (taskset -c)")
     parser.add_argument(
         "--variants",
         default="log on=--log-level info;log off=--log-level warning",
+        # Every variant also gets --log-format FORMAT; the last --log-level/--workers wins.
         help="label=extra serve arguments, separated by ';'",
     )
     args = parser.parse_args()
     variants = [
-        (label, ([*extra.split(), "--log-format", args.format]) if "log-level" in extra else [])
+        (label, [*extra.split(), "--log-format", args.format])
         for label, _, extra in (v.partition("=") for v in args.variants.split(";"))
     ]
-    folder = Path(tempfile.mkdtemp(prefix="cks-bench-requestlog-"))
+    folder = Path(tempfile.mkdtemp(prefix="cks-bench-variants-"))
     master_key = os.urandom(32)
     config = folder / "cks.toml"
     config.write_text(f'[server]\nmaster_key = "{base64.b64encode(master_key).decode()}"\n')
@@ -79,7 +86,7 @@ def main() -> int:
                 f"  errors {row.errors}",
                 flush=True,
             )
-    print(f"median of {args.rounds} rounds, {args.workers} worker(s), format {args.format}:")
+    print(f"median of {args.rounds} rounds, --workers {args.workers}, format {args.format}:")
     for label, results in rows.items():
         print(
             f"  {label:<10} {statistics.median(r.rps for r in results):8.0f} req/s"
