@@ -7,9 +7,9 @@ each round, the order alternating, on the same seeded SQLite database.
 
     .venv/bin/python bench/serve_variants.py --rounds 3 --workers 2     # log on vs off
     .venv/bin/python bench/serve_variants.py --rounds 3 \
-        --variants "1 worker=--workers 1;default=--log-level warning"  # workers, 2 cores
+        --variants "1=--workers 1 --log-level warning;default=--log-level warning"
     .venv/bin/python bench/serve_variants.py --rounds 3 --cpus 0 \
-        --variants "1 worker=--workers 1;default=--log-level warning"  # pinned to one core
+        --variants "1=--workers 1 --log-level warning;default=--log-level warning"
 """
 
 from __future__ import annotations

@@ -168,3 +168,30 @@ def test_reset_without_yes_and_without_a_terminal_deletes_nothing(tmp_path: Path
     assert result.returncode == 2
     assert "add --yes to confirm" in result.stderr
     assert (data / "master.key").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_one_worker_per_usable_core_by_default(tmp_path: Path, pinned: bool) -> None:
+    import os
+    import shutil
+
+    from tests.helpers.proxies import wait_for
+    from tests.helpers.server import free_port
+
+    prefix: list[str] = []
+    expected = len(os.sched_getaffinity(0))
+    if pinned:
+        taskset = shutil.which("taskset")
+        assert taskset, "taskset (util-linux) is needed"
+        prefix, expected = [taskset, "-c", "0"], 1
+    port = free_port()
+    args = [*prefix, sys.executable, "-m", "kmscks", "serve", "--port", str(port)]
+    args += ["--data-dir", str(tmp_path / "data")]
+    server = ServerProcess(port, tmp_path, tmp_path / "server.log", args).start()
+    try:
+        plural = "s" if expected > 1 else ""
+        assert f"{expected} worker{plural})" in server.log()
+        wait_for(lambda: server.log().count("Spawning worker-") == expected)
+        assert server.log().count("Spawning worker-") == expected
+    finally:
+        server.stop()
