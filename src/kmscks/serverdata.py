@@ -13,22 +13,8 @@ import re
 import shutil
 from pathlib import Path
 
-from kmscks.store.schema import MIGRATIONS
-
-SQLITE_FILE = "cks.sqlite3"
-KEY_FILE = "master.key"
-_SQLITE_FILES = (SQLITE_FILE, f"{SQLITE_FILE}-wal", f"{SQLITE_FILE}-shm", f"{SQLITE_FILE}-journal")
-_CREATE_TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)", re.IGNORECASE)
-
-
-def cks_tables() -> list[str]:
-    """Every table the migrations create, newest first (so dependants go first), and the
-    version table. Read from the migrations, so a table another change appends is included."""
-    names: list[str] = []
-    for migration in MIGRATIONS:
-        for statement in migration.statements["postgres"]:
-            names += _CREATE_TABLE.findall(statement)
-    return [*reversed(names), "schema_version"]
+from kmscks.service.secrets import KEY_FILE
+from kmscks.store.reset import SQLITE_FILES, delete_data
 
 
 def describe(database_url: str | None, data_dir: Path, key_configured: bool) -> str:
@@ -36,46 +22,17 @@ def describe(database_url: str | None, data_dir: Path, key_configured: bool) -> 
     key = "" if key_configured else f" and the master key {data_dir / KEY_FILE}"
     if database_url:
         return f"every cks table of the PostgreSQL database {_safe_url(database_url)}{key}"
-    return f"the SQLite database {data_dir / SQLITE_FILE}{key}"
+    return f"the SQLite database {data_dir / SQLITE_FILES[0]}{key}"
 
 
 def reset(database_url: str | None, data_dir: Path, key_configured: bool) -> list[str]:
     """Delete the server's data; returns what was deleted."""
-    deleted: list[str] = []
-    if database_url:
-        deleted += _drop_postgres_tables(database_url)
-    else:
-        for name in _SQLITE_FILES:
-            path = data_dir / name
-            if path.exists():
-                path.unlink()
-                deleted.append(str(path))
+    deleted = delete_data(database_url, data_dir)
     key = data_dir / KEY_FILE
     if not key_configured and key.exists():
         key.unlink()
         deleted.append(str(key))
     return deleted
-
-
-def _drop_postgres_tables(database_url: str) -> list[str]:
-    import psycopg
-
-    from kmscks.store.sql import StoreUnavailable
-
-    try:
-        with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-            existing = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                )
-            }
-            dropped = [name for name in cks_tables() if name in existing]
-            for name in dropped:
-                conn.execute(f'DROP TABLE "{name}" CASCADE')  # names from our migrations only
-    except psycopg.Error as error:
-        raise StoreUnavailable(f"cannot reset the PostgreSQL database: {error}")
-    return [f"table {name}" for name in dropped]
 
 
 def _safe_url(url: str) -> str:
@@ -94,13 +51,13 @@ class StartGuard:
     def __init__(self, data_dir: Path) -> None:
         self._new_root = _first_missing(data_dir)
         self._data_dir = data_dir
-        self._existing = {name for name in (*_SQLITE_FILES, KEY_FILE) if (data_dir / name).exists()}
+        self._existing = {name for name in (*SQLITE_FILES, KEY_FILE) if (data_dir / name).exists()}
 
     def undo(self) -> None:
         if self._new_root is not None:
             shutil.rmtree(self._new_root, ignore_errors=True)
             return
-        for name in (*_SQLITE_FILES, KEY_FILE):
+        for name in (*SQLITE_FILES, KEY_FILE):
             if name not in self._existing:
                 with contextlib.suppress(FileNotFoundError):
                     (self._data_dir / name).unlink()

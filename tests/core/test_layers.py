@@ -25,9 +25,10 @@ BOTTOM = (
     "kmscks.markers",
     "kmscks.wireform",
     "kmscks.config",
+    "kmscks.logsetup",
 )
 SIGV4 = ("kmscks.sigv4", "kmscks.sigv4_sign")
-TOP = ("kmscks.runtime", "kmscks.server")
+TOP = ("kmscks.runtime", "kmscks.server", "kmscks.serverdata")
 LAYERS = (
     "kmscks.api",
     "kmscks.service",

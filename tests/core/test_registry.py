@@ -20,6 +20,7 @@ from kmscks.cloudhsm.api import CLOUDHSM_OPERATIONS
 from kmscks.config import Credential
 from kmscks.registry import RegistryError, bind, served_by, serves
 from kmscks.runtime import ServeOptions, build_process
+from kmscks.service.diagnostics import DIAGNOSTICS_MODEL, DIAGNOSTICS_OPERATIONS
 from kmscks.service.served import KMS_OPERATIONS
 from tests.core.test_caller import signed
 
@@ -107,6 +108,7 @@ def test_the_declared_lists_are_operations_of_their_models() -> None:
     assert set(KMS_OPERATIONS) <= set(kms)
     assert set(CLOUDHSM_OPERATIONS) <= set(cloudhsm)
     assert set(ADMIN_OPERATIONS) == set(ADMIN_MODEL["operations"])
+    assert set(DIAGNOSTICS_OPERATIONS) == set(DIAGNOSTICS_MODEL["operations"])
 
 
 def test_the_server_binds_exactly_the_declared_operations(tmp_path: Path) -> None:
@@ -119,6 +121,7 @@ def test_the_server_binds_exactly_the_declared_operations(tmp_path: Path) -> Non
         *(f"TrentService.{name}" for name in KMS_OPERATIONS),
         *(f"BaldrApiService.{name}" for name in CLOUDHSM_OPERATIONS),
         *(f"CksCloudHsmAdmin.{name}" for name in ADMIN_OPERATIONS),
+        *(f"CksDiagnostics.{name}" for name in DIAGNOSTICS_OPERATIONS),
     }
 
 

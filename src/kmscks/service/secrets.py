@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_KEY_FILE = "master.key"
+KEY_FILE = "master.key"
 
 
 class MasterKeyError(Exception):
@@ -33,7 +33,7 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
         if len(key) != 32:
             raise MasterKeyError("[server] master_key must be 32 bytes (base64 of 32 random bytes)")
         return key
-    path = data_dir / _KEY_FILE
+    path = data_dir / KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -30,6 +30,9 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM custom_key_stores"
 _SELECT_LISTING = f"SELECT {', '.join(LISTING_COLUMNS)} FROM custom_key_stores"
 
 
+SQLITE_FILE = "cks.sqlite3"  # the embedded database, in the data dir
+
+
 class StoreUnavailable(Exception):
     """The database cannot be reached or answered with an unexpected error."""
 
@@ -476,7 +479,7 @@ def open_store(database_url: str | None, data_dir: Path) -> SqlStore:
         if not database_url.startswith(("postgresql://", "postgres://")):
             raise StoreUnavailable(f"unsupported database URL {database_url!r}: use postgresql://")
         return PostgresStore(database_url)
-    return SqliteStore(data_dir / "cks.sqlite3")
+    return SqliteStore(data_dir / SQLITE_FILE)
 
 
 __all__ = [
