@@ -105,8 +105,13 @@ class TextFormatter(LineFormatter):
     ) -> str:
         line = f"{self._clock(created)} {level} [{pid}] {name}: {message}"
         if fields:
+            # _logfmt_value inlined: this runs for every field of every request line.
             for key, value in fields.items():
-                line += f" {key}={_logfmt_value(value)}"
+                kind = value.__class__
+                if kind is int or kind is float or (kind is str and _PLAIN.fullmatch(value)):
+                    line += f" {key}={value}"
+                else:
+                    line += f" {key}={_logfmt_value(value)}"
         return line
 
 
