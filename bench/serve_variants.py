@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def main() -> int:
                 f"  errors {row.errors}",
                 flush=True,
             )
+    shutil.rmtree(folder, ignore_errors=True)
     print(f"median of {args.rounds} rounds, --workers {args.workers}, format {args.format}:")
     for label, results in rows.items():
         print(

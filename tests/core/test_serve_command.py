@@ -195,3 +195,35 @@ def test_one_worker_per_usable_core_by_default(tmp_path: Path, pinned: bool) -> 
         assert server.log().count("Spawning worker-") == expected
     finally:
         server.stop()
+
+
+def test_reset_asks_on_a_terminal_and_no_keeps_the_data(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "master.key").write_text("keep me")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: cks serve on a terminal
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "kmscks", "serve", "--reset", "--data-dir", str(data)],
+        )
+    output = b""
+    while b"Continue? [y/N]" not in output:
+        output += os.read(fd, 1024)
+    assert str(data / "master.key").encode() in output  # it says what it would delete
+    os.write(fd, b"n\n")
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the terminal closed: the child exited
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 2
+    assert b"reset cancelled; nothing was deleted" in output
+    assert (data / "master.key").read_text() == "keep me"
