@@ -181,3 +181,20 @@ def test_every_command_takes_log_levels_in_any_case(tmp_path: Path, level: str) 
         assert result.returncode == 2, result.stderr
         assert "invalid choice" not in result.stderr
         assert "missing.toml" in result.stderr
+
+
+def test_a_traceback_stays_inside_its_line_in_json_and_follows_it_in_text() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("kmscks.api.handler", logging.ERROR, "", 0, "failed", None, exc_info)
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["level"] == "ERROR" and "RuntimeError: boom" in parsed["exception"]
+    text = TextFormatter().format(record)
+    assert text.splitlines()[0].endswith(
+        "ERROR [" + str(record.process) + "] kmscks.api.handler: failed"
+    )
+    assert "RuntimeError: boom" in text
