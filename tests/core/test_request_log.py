@@ -153,7 +153,8 @@ def test_warning_level_in_capitals_turns_the_request_log_off(tmp_path: Path) -> 
     finally:
         server.stop()
     assert "kmscks.request" not in server.log()
-    assert "_granian" not in server.log()  # info lines of granian too
+    # No info line of anyone, granian's included (a warning under load may appear).
+    assert " INFO [" not in server.log()
 
 
 @pytest.mark.parametrize("level", ["debug", "INFO", "Warning", "ERROR"])

@@ -80,9 +80,13 @@ def test_version_banner_and_server_header(server: ServerProcess) -> None:
     import urllib.request
     from importlib.metadata import version
 
+    import kmscks
+
     expected = version("kms-cks")
-    result = serve("--version")
-    assert (result.returncode, result.stdout) == (0, f"cks {expected}\n")
+    assert kmscks.__version__ == expected
+    result = serve("--version")  # the line every cks command prints
+    assert (result.returncode, result.stdout) == (0, kmscks.version_string() + "\n")
+    assert result.stdout.startswith(f"cks/{expected} Python/")
     with urllib.request.urlopen(f"{server.url}/_cks/health", timeout=5) as answer:
         assert answer.headers["Server"] == f"cks/{expected}"
     request = urllib.request.Request(server.url + "/", b"{}", {"X-Amz-Target": "Nope.Nope"})
