@@ -168,13 +168,14 @@ _FORMATTERS = {"text": TextFormatter, "json": JsonFormatter}
 
 
 class StderrHandler(logging.StreamHandler):
-    """stderr, flushed per record until `buffer()` is called (in a server worker).
+    """stderr. Every record is written and flushed at once, as by logging.StreamHandler; the
+    request log's lines (`write_line`) too, until `buffer()` is called in a server worker.
 
-    A worker logs a line per request; flushing each one is a write(2) call, a third of the
-    line's cost. Buffered, a line is a memory copy: the buffer is flushed when a warning or
-    error arrives, when a record finds the last flush older than FLUSH_SECONDS, by the
-    worker's periodic `flush_all()` (so a quiet server's lines still appear within that
-    time), and when the worker stops.
+    A worker writes a request line per request; flushing each one is a write(2) call, a third
+    of the line's cost. Buffered, a request line is a memory copy: the buffer is flushed by any
+    other record (so lines keep their order and nothing else waits), when a request line finds
+    the last flush older than FLUSH_SECONDS, by the worker's periodic `flush_all()` (so a quiet
+    server's lines still appear within that time), and when the worker stops.
     """
 
     FLUSH_SECONDS = 0.25
@@ -186,7 +187,7 @@ class StderrHandler(logging.StreamHandler):
 
     @classmethod
     def buffer(cls) -> None:
-        """From now on, in this process, stderr is written in blocks (see the class)."""
+        """From now on, in this process, request lines are written in blocks (see the class)."""
         cls._buffered = True
         for handler in _stderr_handlers():
             handler.setStream(
@@ -199,18 +200,6 @@ class StderrHandler(logging.StreamHandler):
                     closefd=False,
                 )
             )
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.stream.write(self.format(record) + "\n")
-            if (
-                not self._buffered
-                or record.levelno >= logging.WARNING
-                or time.monotonic() - self._last_flush > self.FLUSH_SECONDS
-            ):
-                self.flush()
-        except Exception:
-            self.handleError(record)
 
     def flush(self) -> None:
         self._last_flush = time.monotonic()
