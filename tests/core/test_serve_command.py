@@ -231,3 +231,20 @@ def test_reset_asks_on_a_terminal_and_no_keeps_the_data(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 2
     assert b"reset cancelled; nothing was deleted" in output
     assert (data / "master.key").read_text() == "keep me"
+
+
+def test_a_body_refused_by_the_limits_also_names_the_server(server: ServerProcess) -> None:
+    import http.client
+
+    import kmscks
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/")
+        connection.putheader("Content-Length", str(64 * 1024 * 1024))  # claimed, never sent
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert answer.status == 413
+        assert answer.getheader("Server") == f"cks/{kmscks.__version__}"
+    finally:
+        connection.close()
