@@ -255,3 +255,16 @@ def test_encryption_context_is_bound_across_key_types(kms: Any, kms_key: str) ->
     ]
     reordered = json.loads(json.dumps({"b": "2", "a": "1"}))
     assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=reordered)["Plaintext"] == b"x"
+
+
+def test_a_cloudhsm_key_whose_kmsuser_is_deleted_cannot_be_used(
+    hsm_key: tuple[Lab, str, str, str],
+) -> None:
+    lab, cluster_id, _, arn = hsm_key
+    blob = lab.kms.encrypt(KeyId=arn, Plaintext=b"kmsuser")["CiphertextBlob"]
+    lab.admin("DeleteKmsUser", ClusterId=cluster_id)
+    with pytest.raises(ClientError) as raised:
+        lab.kms.decrypt(CiphertextBlob=blob)
+    assert error(raised)[0] == "KMSInvalidStateException"
+    assert "cannot communicate with your CloudHSM cluster" in error(raised)[1]
+    assert lab.kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Enabled"
