@@ -24,8 +24,8 @@ def test_every_operation_input_member_is_an_option() -> None:
         assert json.loads(operation["skeleton_input"]).keys() == set(members)
 
 
-def test_the_six_operations_and_the_paginator() -> None:
-    assert spec.operation_names() == [
+def test_the_operations_and_the_paginators() -> None:
+    assert spec.operation_names()[:6] == [
         "describe-custom-key-stores",
         "create-custom-key-store",
         "update-custom-key-store",
@@ -33,6 +33,22 @@ def test_the_six_operations_and_the_paginator() -> None:
         "disconnect-custom-key-store",
         "delete-custom-key-store",
     ]
+    assert {"create-key", "encrypt", "decrypt", "list-aliases", "untag-resource"} <= set(
+        spec.operation_names()
+    )
+    assert len(spec.operation_names()) == len(modelgen.OPERATIONS) == 47
+    paginated = {name for name in spec.operation_names() if spec.operation(name)["paginator"]}
+    assert paginated == {
+        "describe-custom-key-stores",
+        "list-keys",
+        "list-aliases",
+        "list-resource-tags",
+        "list-key-policies",
+        "list-key-rotations",
+        "list-grants",
+        "list-retirable-grants",
+    }
+    assert spec.operation("list-resource-tags")["paginator"]["result_key"] == "Tags"
     assert spec.operation("describe-custom-key-stores")["paginator"] == {
         "input_token": "Marker",
         "limit_key": "Limit",

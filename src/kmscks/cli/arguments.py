@@ -121,9 +121,24 @@ def operation_parser(command: str, argv: list[str]) -> CLIArgParser:
     required = set(operation["input"]["required"]) if not _overrides_required(argv) else set()
     for option, member in operation["options"].items():
         shape = spec.members(operation["input"])[member]
-        kind = int if shape["type"] in ("integer", "long") else str
+        dest = option_dest(option)
+        if shape["type"] == "boolean":
+            # awscli's BooleanArgument: `--foo` and `--no-foo` share one destination, and
+            # neither sends anything unless given.
+            parser.add_argument(f"--{option}", dest=dest, action="store_true", default=None)
+            parser.add_argument(f"--no-{option}", dest=dest, action="store_false", default=None)
+            continue
+        # awscli v2's CLIArgument.TYPE_MAP: only `long` is converted by argparse; an
+        # `integer` is converted later with int(), so `--limit abc` fails with Python's own
+        # message and exit 255 (like `--cli-read-timeout abc`), not an argparse error.
+        kind = int if shape["type"] == "long" else str
         parser.add_argument(
-            f"--{option}", dest=option_dest(option), type=kind, required=member in required
+            f"--{option}",
+            dest=dest,
+            type=kind,
+            required=member in required,
+            # awscli's ListArgument takes any number of values (`--grant-tokens a b`).
+            nargs="*" if shape["type"] == "list" else None,
         )
     parser.add_argument("--cli-input-json", dest="cli_input_json")
     parser.add_argument("--cli-input-yaml", dest="cli_input_yaml")
@@ -158,6 +173,10 @@ def parse_operation(command: str, argv: list[str]) -> argparse.Namespace:
     return parsed
 
 
+def _is_paramfile(value: str) -> bool:
+    return value.startswith(("file://", "fileb://"))
+
+
 def load_paramfile(name: str, value: str) -> Any:
     """awscli's `file://` (text) and `fileb://` (bytes) parameter values; v2 dropped
     http(s):// fetching. Bytes for a string member fail validation, as in aws."""
@@ -182,22 +201,52 @@ def load_paramfile(name: str, value: str) -> Any:
     return value
 
 
-def _unpack(option: str, shape: spec.Shape, value: Any) -> Any:
-    kind = shape["type"]
-    if kind in ("integer", "long"):
-        return int(value)
-    if kind == "structure" and isinstance(value, str):
-        if value.lstrip()[:1] == "{":
-            import json
+def _json_value(option: str, value: str) -> Any:
+    import json
 
-            try:
-                return json.loads(value)
-            except ValueError as error:
-                raise ParamError(f"--{option}", f"Invalid JSON: {error}\nJSON received: {value}")
+    try:
+        return json.loads(value)
+    except ValueError as error:
+        raise ParamError(f"--{option}", f"Invalid JSON: {error}\nJSON received: {value}")
+
+
+def _is_complex(shape: spec.Shape) -> bool:
+    # awscli's _supports_shorthand_syntax: structures, maps and lists of those.
+    kind = shape["type"]
+    if kind == "list":
+        return bool(shape["member"]["type"] in ("structure", "list", "map"))
+    return kind in ("structure", "map")
+
+
+def _unpack(option: str, shape: spec.Shape, value: Any) -> Any:
+    """awscli's unpack_cli_arg, after its shorthand hook: a value as the model wants it."""
+    first = value[0] if isinstance(value, list) and value else value
+    looks_like_json = isinstance(first, str) and first.strip().startswith(("[", "{"))
+    if _is_complex(shape) and not looks_like_json:
         try:
             return shorthand.parse(value, shape)
         except shorthand.ShorthandParseError as error:
             raise ParamError(f"--{option}", str(error))
+    return _unpack_plain(option, shape, value)
+
+
+def _unpack_plain(option: str, shape: spec.Shape, value: Any) -> Any:
+    kind = shape["type"]
+    if kind in ("integer", "long"):
+        return int(value)
+    if kind in ("structure", "map"):
+        if value.lstrip()[0] == "{":
+            return _json_value(option, value)
+        raise ParamError(f"--{option}", f"Invalid JSON:\n{value}")
+    if kind == "list":
+        if isinstance(value, str) and value.lstrip()[0] == "[":
+            return _json_value(option, value)
+        if isinstance(value, list) and len(value) == 1:
+            single = value[0].strip()
+            if single and single[0] == "[":
+                return _json_value(option, value[0])
+        # A list of scalars (`--grant-tokens a b`), or of JSON documents, one per value.
+        return [_unpack_plain(option, shape["member"], item) for item in value]
     return value
 
 
@@ -210,6 +259,12 @@ def call_parameters(command: str, parsed: argparse.Namespace) -> dict[str, Any]:
         value = getattr(parsed, option_dest(option))
         if value is None:
             continue
+        if isinstance(value, bool):  # --foo / --no-foo: nothing to load or unpack
+            params[member] = value
+            continue
+        if isinstance(value, list) and len(value) == 1 and _is_paramfile(value[0]):
+            # awscli's URIArgumentHandler loads a list option's single value as a file.
+            value = value[0]
         if isinstance(value, str):
             value = load_paramfile(f"--{option}", value)
         params[member] = _unpack(option, shapes[member], value)

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from kmscks import version_string
-from kmscks.cli import arguments, errors, spec
+from kmscks.cli import arguments, errors, spec, wire
 from kmscks.cli.errors import (
     CLIError,
     ConfigurationError,
@@ -62,6 +62,7 @@ class Invocation:
         self.query: Query | None = None
         self.debug: DebugLog | None = DebugLog() if options.debug else None
         self.timestamp_format = "iso8601"
+        self.binary_format = "base64"
 
     def resolve_globals(self) -> None:
         """awscli's top-level-args-parsed and session-initialized handlers, in order."""
@@ -83,6 +84,9 @@ class Invocation:
         self.read_timeout = _timeout(options.read_timeout)
         self.connect_timeout = _timeout(options.connect_timeout)
         self.timestamp_format = self.settings.timestamp_format()
+        self.binary_format = wire.binary_format(
+            options.cli_binary_format, self.settings.profile_value
+        )
 
     def run(self, command: str, argv: list[str]) -> int:
         operation = spec.operation(command)
@@ -179,10 +183,13 @@ class Invocation:
         sign = bool(self.options.sign_request)
 
         def call(params: dict[str, Any]) -> dict[str, Any]:
+            if self.binary_format == "base64":
+                params = wire.decode_blobs(params, operation["input"])
             validate(params, operation["input"])
             if sign and endpoint.credentials is None:
                 raise NoCredentialsError()
-            body = endpoint.call(operation["name"], target_prefix, params)
+            request = wire.to_wire(params, operation["input"])
+            body = endpoint.call(operation["name"], target_prefix, request)
             shaped: dict[str, Any] = shape_value(body, operation["output"], self.timestamp_format)
             return shaped
 

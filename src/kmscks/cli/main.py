@@ -126,7 +126,7 @@ def _run(argv: list[str]) -> int:
         return 0
     if parsed.operation not in spec.operation_names():
         raise ParamValidationError(
-            f"cks kms {parsed.operation}: not implemented; cks implements the custom key store "
-            f"commands ({', '.join(spec.operation_names())})"
+            f"cks kms {parsed.operation}: not implemented; cks implements the custom key store and "
+            f"key commands ({', '.join(spec.operation_names())})"
         )
     return invocation.run(parsed.operation, remaining)

@@ -1,9 +1,10 @@
-"""Build-time generator of `operations.json`: the six operations as the CLI needs them.
+"""Build-time generator of `operations.json`: the KMS operations cks covers, as the CLI needs them.
 
 Layer: cli (build time only). Reads the botocore KMS model and writes a compact description of
-the custom key store operations, so that `cks kms` never imports botocore at run time (importing
-it costs ~0.3 s; ../shared/contract/aws-cli-behaviour.md §11). A test regenerates the file from
-the installed botocore and asserts it is unchanged, so it cannot drift from the model.
+the custom key store operations and those on the keys in them, so that `cks kms` never imports
+botocore at run time (importing it costs ~0.3 s; ../shared/contract/aws-cli-behaviour.md §11).
+A test regenerates the file from the installed botocore and asserts it is unchanged, so it
+cannot drift from the model.
 
 Must not import server code (kmscks.api, .service, .store, .connectors). Run it as
 `python -m kmscks.cli.modelgen` to rewrite the file.
@@ -27,6 +28,52 @@ OPERATIONS = (
     "ConnectCustomKeyStore",
     "DisconnectCustomKeyStore",
     "DeleteCustomKeyStore",
+    # KMS keys in custom key stores (../shared/contract/kms-keys-in-custom-key-stores.md §1):
+    # key lifecycle,
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "UpdateKeyDescription",
+    # cryptography,
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    # operations the service rejects for custom-store keys (the CLI still sends them),
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "RotateKeyOnDemand",
+    "ListKeyRotations",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
+    # aliases, policies, tags and grants.
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+    "ListResourceTags",
+    "TagResource",
+    "UntagResource",
+    "CreateGrant",
+    "ListGrants",
+    "ListRetirableGrants",
+    "RetireGrant",
+    "RevokeGrant",
 )
 OUTPUT_PATH = Path(__file__).with_name("operations.json")
 
@@ -69,7 +116,14 @@ def doc_overview(documentation: str) -> str:
     return content.replace("\n", " ").replace("\u2028", " ")
 
 
+# An operation without an output shape (EnableKey, TagResource, ...): botocore parses its
+# response as {}, exactly like an empty structure.
+_NO_OUTPUT: dict[str, Any] = {"type": "structure", "members": [], "required": []}
+
+
 def _describe_shape(shape: Any) -> dict[str, Any]:
+    if shape is None:
+        return dict(_NO_OUTPUT)
     kind = shape.type_name
     described: dict[str, Any] = {"type": kind}
     if kind == "structure":
@@ -79,6 +133,14 @@ def _describe_shape(shape: Any) -> dict[str, Any]:
         described["required"] = list(shape.required_members)
     elif kind == "list":
         described["member"] = _describe_shape(shape.member)
+        # botocore range-checks a list's length (never a map's); the output skeleton names
+        # list items after their shape.
+        described["member_name"] = shape.member.name
+        if "min" in shape.metadata:
+            described["min"] = shape.metadata["min"]
+    elif kind == "map":
+        described["key"] = _describe_shape(shape.key)
+        described["value"] = _describe_shape(shape.value)
     else:
         if "min" in shape.metadata:
             described["min"] = shape.metadata["min"]
@@ -101,24 +163,51 @@ def _json_skeleton(shape: Any) -> Any:
         return {name: _json_skeleton(member) for name, member in shape.members.items()}
     if kind == "list":
         return [_json_skeleton(shape.member)]
+    if kind == "map":
+        return {"KeyName": _json_skeleton(shape.value)}
     if kind == "string":
         return shape.enum[0] if getattr(shape, "enum", None) else ""
     if kind in ("integer", "long"):
         return 0
     if kind == "boolean":
         return True
+    if kind == "timestamp":
+        # datetime(1970, 1, 1) through awscli's json_encoder (isoformat).
+        return "1970-01-01T00:00:00"
+    if kind == "blob":
+        return None  # ArgumentGenerator has no case for blobs
     raise ValueError(f"no skeleton for {kind}")
+
+
+class _Bytes:
+    """awscli's placeholder for a blob in the yaml-input skeleton (an empty !!binary)."""
+
+    @classmethod
+    def represent(cls, dumper: Any, data: Any) -> Any:
+        return dumper.represent_scalar("tag:yaml.org,2002:binary", "")
 
 
 def _yaml_skeleton(shape: Any) -> str:
     """The `--generate-cli-skeleton yaml-input` text, made the way awscli's
     YAMLArgumentGenerator makes it (round-trip ruamel map with end-of-line comments)."""
+    import datetime
+
     from ruamel.yaml import YAML
 
     yaml = YAML()
+    yaml.representer.add_representer(_Bytes, _Bytes.represent)
 
     def build(current: Any) -> Any:
-        if current.type_name != "structure":
+        kind = current.type_name
+        if kind == "blob":
+            return _Bytes()
+        if kind == "timestamp":
+            return datetime.datetime(1970, 1, 1, 0, 0, 0)
+        if kind == "list":
+            return [build(current.member)]
+        if kind == "map":
+            return {"KeyName": build(current.value)}
+        if kind != "structure":
             return _json_skeleton(current)
         node = yaml.map()
         for name, member in current.members.items():

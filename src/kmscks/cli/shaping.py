@@ -40,6 +40,12 @@ def shape_value(value: Any, shape: Shape, timestamp_format: str) -> Any:
         if not isinstance(value, list):
             return value
         return [shape_value(item, shape["member"], timestamp_format) for item in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            return value
+        return {
+            key: shape_value(item, shape["value"], timestamp_format) for key, item in value.items()
+        }
     if kind == "timestamp" and timestamp_format == "iso8601":
         return iso_timestamp(value)
     return value

@@ -240,6 +240,9 @@ def back_compat(value: Any, shape: Shape) -> Any:
         for name, member in members(shape).items():
             if value.get(name) is not None:
                 value[name] = back_compat(value[name], member)
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = back_compat(item, shape["value"])
     elif kind == "list":
         if not isinstance(value, list):
             return [value]
@@ -251,8 +254,15 @@ def back_compat(value: Any, shape: Shape) -> Any:
     return value
 
 
-def parse(value: str, shape: Shape) -> dict[str, Any]:
-    """Parse `Key=Value,...` for a structure option and apply the model's conversions."""
-    parsed = ShorthandParser().parse(value)
-    result: dict[str, Any] = back_compat(parsed, shape)
-    return result
+def parse(value: str | list[str], shape: Shape) -> Any:
+    """awscli's ParamShorthandParser: `Key=Value,...` for a structure or map option, or one
+    such value per item of a list option, then the model's conversions (BackCompatVisitor)."""
+    if isinstance(value, list):
+        parsed: Any = [ShorthandParser().parse(item) for item in value]
+    else:
+        parsed = ShorthandParser().parse(value)
+    if shape["type"] == "list" and not isinstance(parsed, list):
+        # One value read from a file for a list option: awscli's visitor wraps it in a list
+        # on a parent it then throws away, so the bare structure reaches validation.
+        return parsed
+    return back_compat(parsed, shape)

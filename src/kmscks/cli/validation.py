@@ -18,6 +18,7 @@ _PY_TYPES: dict[str, tuple[type[Any], ...]] = {
     "long": (int,),
     "boolean": (bool,),
     "structure": (dict,),
+    "map": (dict,),
     "list": (list, tuple),
 }
 
@@ -34,15 +35,37 @@ def _display(name: str) -> str:
     return name[1:] if name else "input"
 
 
+# Blobs and timestamps are not checked with isinstance alone; these are botocore's names.
+_BLOB_TYPES = (bytes, bytearray, str)
+_OTHER_TYPE_NAMES = {
+    "blob": "<class 'bytes'>, <class 'bytearray'>, file-like object",
+    "timestamp": "<class 'datetime.datetime'>, timestamp-string",
+}
+
+
+def _invalid_type(value: Any, name: str, valid_names: str) -> str:
+    return (
+        f"Invalid type for parameter {_display(name)}, value: {value}, "
+        f"type: {type(value)}, valid types: {valid_names}"
+    )
+
+
 def _validate(value: Any, shape: Shape, name: str, errors: list[str]) -> None:
     kind = shape["type"]
+    if kind == "blob":
+        # No length check: botocore checks only the type of a blob.
+        if not isinstance(value, _BLOB_TYPES):
+            errors.append(_invalid_type(value, name, _OTHER_TYPE_NAMES[kind]))
+        return
+    if kind == "timestamp":
+        from kmscks.cli.wire import parse_timestamp
+
+        if parse_timestamp(value) is None:
+            errors.append(_invalid_type(value, name, _OTHER_TYPE_NAMES[kind]))
+        return
     valid = _PY_TYPES.get(kind, (object,))
     if not isinstance(value, valid):
-        names = ", ".join(str(t) for t in valid)
-        errors.append(
-            f"Invalid type for parameter {_display(name)}, value: {value}, "
-            f"type: {type(value)}, valid types: {names}"
-        )
+        errors.append(_invalid_type(value, name, ", ".join(str(t) for t in valid)))
         return
     value = cast(Any, value)
     if kind == "structure":
@@ -60,8 +83,17 @@ def _validate(value: Any, shape: Shape, name: str, errors: list[str]) -> None:
             if key in known:
                 _validate(item, known[key], f"{name}.{key}", errors)
     elif kind == "list":
+        if "min" in shape and len(value) < shape["min"]:
+            errors.append(
+                f"Invalid length for parameter {_display(name)}, value: {len(value)}, "
+                f"valid min length: {shape['min']}"
+            )
         for index, item in enumerate(value):
             _validate(item, shape["member"], f"{name}[{index}]", errors)
+    elif kind == "map":
+        for key, item in value.items():
+            _validate(key, shape["key"], f"{name} (key: {key})", errors)
+            _validate(item, shape["value"], f"{name}.{key}", errors)
     elif kind == "string" and "min" in shape and len(value) < shape["min"]:
         errors.append(
             f"Invalid length for parameter {_display(name)}, value: {len(value)}, "
