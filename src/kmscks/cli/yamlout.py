@@ -322,46 +322,35 @@ class _Emitter:
         self.indicator("'", False)
 
     def write_double_quoted(self, text: str, split: bool) -> None:
+        # libyaml's yaml_emitter_write_double_quoted (not PyYAML's): a line is folded only at
+        # a single space past the best width, the space becomes the line break (no trailing
+        # backslash), and a following space is escaped with a backslash.
         self.indicator('"', True)
-        start = end = 0
-        while end <= len(text):
-            ch = text[end] if end < len(text) else None
-            if (
-                ch is None
-                or ch in '"\\\x85\u2028\u2029\ufeff'
-                or not (
-                    "\x20" <= ch <= "\x7e" or "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
-                )
+        spaces = False
+        for index, ch in enumerate(text):
+            if ch in '"\\\x85\u2028\u2029\ufeff' or not (
+                "\x20" <= ch <= "\x7e" or "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
             ):
-                if start < end:
-                    self.write(text[start:end])
-                    start = end
-                if ch is not None:
-                    if ch in _ESCAPES:
-                        data = "\\" + _ESCAPES[ch]
-                    elif ch <= "\xff":
-                        data = f"\\x{ord(ch):02X}"
-                    elif ch <= "\uffff":
-                        data = f"\\u{ord(ch):04X}"
-                    else:
-                        data = f"\\U{ord(ch):08X}"
-                    self.write(data)
-                    start = end + 1
-            if (
-                0 < end < len(text) - 1
-                and (ch == " " or start >= end)
-                and self.column + (end - start) > BEST_WIDTH
-                and split
-            ):
-                data = text[start:end] + "\\"
-                if start < end:
-                    start = end
-                self.write(data)
-                self.write_indent()
-                self.whitespace = self.indention = False
-                if text[start] == " ":
-                    self.write("\\")
-            end += 1
+                if ch in _ESCAPES:
+                    self.write("\\" + _ESCAPES[ch])
+                elif ch <= "\xff":
+                    self.write(f"\\x{ord(ch):02X}")
+                elif ch <= "\uffff":
+                    self.write(f"\\u{ord(ch):04X}")
+                else:
+                    self.write(f"\\U{ord(ch):08X}")
+                spaces = False
+            elif ch == " ":
+                if split and not spaces and self.column > BEST_WIDTH and 0 < index < len(text) - 1:
+                    self.write_indent()
+                    if text[index + 1] == " ":
+                        self.write("\\")
+                else:
+                    self.write(ch)
+                spaces = True
+            else:
+                self.write(ch)
+                spaces = False
         self.indicator('"', False)
 
 
