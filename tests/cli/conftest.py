@@ -114,7 +114,8 @@ def run_cks(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Re
     return run([*CKS, *args], env, cwd)
 
 
-_PROGRAM = re.compile(rb"\baws\b")
+# The program's name, not the partition in an ARN (`arn:aws:kms:...`) a service message quotes.
+_PROGRAM = re.compile(rb"(?<!:)\baws\b")
 
 
 # 2.33 changed this hint from "aws configure" to "aws login" (aws-cli-behaviour.md §8);

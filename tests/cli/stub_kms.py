@@ -1,8 +1,9 @@
 """A canned KMS endpoint on 127.0.0.1 for CLI tests that need exact, chosen responses.
 
 It speaks AWS JSON 1.1 like the real service (DescribeCustomKeyStores with Limit/Marker
-pagination and id/name filters, the other five operations, modelled errors), records every
-request (target, headers, body), and can be told to fail the next requests with a status. It
+pagination and id/name filters, the other five operations, modelled errors, and the operations
+on KMS keys from stub_kms_keys.py), records every request (target, headers, body), and can be
+told to fail the next requests with a status. It
 does not verify signatures (the live-server tests do that); it exists so that the same
 CloudHSM-shaped, multi-page and non-ASCII data can be fed to both `aws` and `cks`.
 """
@@ -16,6 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.cli import stub_kms_keys
 
 PEM = (
     "-----BEGIN CERTIFICATE-----\n"
@@ -159,7 +162,13 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(200, {})
         else:
-            self._reply(400, {"__type": "UnknownOperationException"})
+            answer = stub_kms_keys.answer(operation, params)
+            if answer is None:
+                self._reply(400, {"__type": "UnknownOperationException"})
+            elif isinstance(answer[0], str):
+                self._page(params, answer[0], answer[1])
+            else:
+                self._reply(answer[0], answer[1])
 
     def _describe(self, params: dict[str, Any]) -> None:
         stores = self.server.state.stores
@@ -180,6 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                 )
                 return
+        self._page(params, "CustomKeyStores", stores)
+
+    def _page(self, params: dict[str, Any], result_key: str, items: list[Any]) -> None:
+        """One page of `items` by Limit and Marker, with Truncated and NextMarker."""
         offset = 0
         if "Marker" in params:
             try:
@@ -188,8 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(400, {"__type": "InvalidMarkerException", "message": "Invalid marker."})
                 return
         limit = params.get("Limit", 1000)
-        page = stores[offset : offset + limit]
-        body: dict[str, Any] = {"Truncated": offset + limit < len(stores), "CustomKeyStores": page}
+        page = items[offset : offset + limit]
+        body: dict[str, Any] = {result_key: page, "Truncated": offset + limit < len(items)}
+        if result_key == "CustomKeyStores":  # keep the order these tests have always used
+            body = {"Truncated": body["Truncated"], result_key: page}
         if body["Truncated"]:
             body["NextMarker"] = _marker(0 if self.server.state.repeat_marker else offset + limit)
         self._reply(200, body)
