@@ -268,7 +268,10 @@ def _fake_output(shape: spec.Shape, name: str = "") -> Any:
     if kind == "structure":
         return {member: _fake_output(inner, member) for member, inner in shape["members"]}
     if kind == "list":
-        return [_fake_output(shape["member"], "")]
+        # ArgumentGenerator(use_member_names=True) names list items after their shape.
+        return [_fake_output(shape["member"], shape.get("member_name", ""))]
+    if kind == "map":
+        return {"KeyName": _fake_output(shape["value"])}
     if kind == "string":
         return name
     if kind in ("integer", "long"):

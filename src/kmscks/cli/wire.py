@@ -94,8 +94,8 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def to_wire(value: Any, shape: Shape) -> Any:
-    """botocore's JSON serializer: blobs as base64 text, timestamps as epoch seconds (an int
-    unless there are microseconds); members stay in the order they were given."""
+    """botocore's JSON serializer: blobs as base64 text, timestamps as whole epoch seconds;
+    members stay in the order they were given."""
     kind = shape["type"]
     if kind == "structure" and isinstance(value, dict):
         known = members(shape)
@@ -111,8 +111,7 @@ def to_wire(value: Any, shape: Shape) -> Any:
         moment = parse_timestamp(value)
         if moment is None:
             return value
-        seconds = calendar.timegm(moment.utctimetuple())
-        if moment.microsecond:
-            return (seconds * 10**6 + moment.microsecond) / 10**6
-        return seconds
+        # Whole seconds, as the awscli's bundled botocore writes them (Debian's 2.9.19, checked
+        # by test_key_commands_wire.py); botocore 1.44 alone would keep the microseconds.
+        return calendar.timegm(moment.utctimetuple())
     return value
