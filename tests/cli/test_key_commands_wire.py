@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from kmscks.cli import modelgen, spec
-from tests.cli.conftest import AWS, CKS, Runners, base_env
+from tests.cli.conftest import AWS, CKS, Runners, as_cks, base_env, run
 from tests.cli.stub_kms import StubKMS
 from tests.cli.stub_kms_keys import KEY_IDS
 
@@ -149,3 +149,24 @@ def test_encrypt_decrypt_pipeline_round_trip(
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ct.bin").read_bytes() == b"ct:top secret \x00\xff\n"
     assert (tmp_path / "plain.bin").read_bytes() == (tmp_path / "secret.txt").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (["encrypt", "--key-id", "k", "--plaintext", "fileb:///dev/stdin"], b"hi\x00there\xff"),
+        (["encrypt", "--key-id", "k", "--plaintext", "file:///dev/stdin"], b"aGVsbG8=\n"),
+        (["encrypt", "--key-id", "k", "--plaintext", "file:///dev/stdin"], b"not base64!"),
+        (["decrypt", "--ciphertext-blob", "fileb:///dev/stdin", "--query", "Plaintext"], b"ct:a"),
+    ],
+)
+def test_blobs_from_a_pipe_like_aws(
+    args: list[str], stdin: bytes, aws_cli: str, cli_home: Path, stub_kms: StubKMS
+) -> None:
+    """`... | cks kms encrypt --plaintext fileb:///dev/stdin`: the pipe is read once."""
+    env = base_env(cli_home)
+    line = ["kms", args[0], "--endpoint-url", stub_kms.url, *args[1:]]
+    aws = as_cks(run([AWS, *line], env, stdin=stdin))
+    cks = run([*CKS, *line[1:]], env, stdin=stdin)
+    assert cks == aws
+    assert aws.rc in (0, 255)
