@@ -236,8 +236,17 @@ def _format_cases(url: str, tmp: Path) -> list[Case]:
         ("list-grants", "--key-id", HSM_KEY),
         ("disable-key", "--key-id", HSM_KEY),
     ]
+    (tmp / "wire.ini").write_text("[default]\ncli_timestamp_format = wire\n")
+    wire = str(tmp / "wire.ini")
     return [case(*command[:1], *e, *command[1:], "--output", fmt) for command in commands
-            for fmt in FORMATS]  # fmt: skip
+            for fmt in FORMATS] + [
+        case("describe-key", *e, "--key-id", PENDING_KEY, "--output", "table", "--color", "on"),
+        case("list-aliases", *e, "--output", "table", "--color", "on", "--page-size", "2"),
+        case("describe-key", *e, "--key-id", PENDING_KEY, AWS_CONFIG_FILE=wire),
+        case("list-aliases", *e, "--output", "text", AWS_CONFIG_FILE=wire),
+        case("list-grants", *e, "--key-id", HSM_KEY, "--output", "yaml", AWS_CONFIG_FILE=wire),
+        case("encrypt", *e, "--key-id", HSM_KEY, "--plaintext", "héllo"),
+    ]  # fmt: skip
 
 
 GROUPS = {
