@@ -170,3 +170,20 @@ def test_blobs_from_a_pipe_like_aws(
     cks = run([*CKS, *line[1:]], env, stdin=stdin)
     assert cks == aws
     assert aws.rc in (0, 255)
+
+
+def test_debug_changes_only_stderr_like_aws(
+    runners: Runners, cli_home: Path, stub_kms: StubKMS
+) -> None:
+    env = base_env(cli_home)
+    for args in (
+        ["encrypt", "--endpoint-url", stub_kms.url, "--key-id", "k", "--plaintext", "aGk=",
+         "--debug"],
+        ["list-aliases", "--endpoint-url", stub_kms.url, "--page-size", "2", "--debug"],
+        ["decrypt", "--endpoint-url", stub_kms.url, "--ciphertext-blob", "eHg=", "--debug"],
+    ):  # fmt: skip
+        aws, cks = runners.aws(["kms", *args], env), runners.cks(["kms", *args], env)
+        assert (aws.stdout, aws.rc) == (cks.stdout, cks.rc), args
+        assert cks.stderr.count(b"Making request for OperationModel") == aws.stderr.count(
+            b"Making request for OperationModel"
+        )
