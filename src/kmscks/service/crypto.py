@@ -107,6 +107,21 @@ def _check_algorithm(key: KeyInUse, algorithm: str | None) -> None:
         )
 
 
+def _ciphertext_blob(params: dict[str, Any]) -> bytes:
+    """Decrypt's and ReEncrypt's CiphertextBlob: optional in the model only for a DryRun that
+    ignores the ciphertext."""
+    blob = params.get("CiphertextBlob")
+    if blob is not None:
+        return bytes(blob)
+    if params.get("DryRun") and "IGNORE_CIPHERTEXT" in params.get("DryRunModifiers", ()):
+        raise dry_run()
+    raise ServiceError(
+        "ValidationException",
+        "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy"
+        " constraint: Member must not be null",
+    )
+
+
 def _no_recipient(params: dict[str, Any]) -> None:
     if "Recipient" in params:
         raise ServiceError(
@@ -233,15 +248,7 @@ class CryptoOperations:
     async def decrypt(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         _no_recipient(params)
         named = self._keys.resolve(caller, params["KeyId"]) if "KeyId" in params else None
-        blob = params.get("CiphertextBlob")
-        if blob is None:
-            if params.get("DryRun") and "IGNORE_CIPHERTEXT" in params.get("DryRunModifiers", ()):
-                raise dry_run()
-            raise ServiceError(
-                "ValidationException",
-                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy"
-                " constraint: Member must not be null",
-            )
+        blob = _ciphertext_blob(params)
         parsed, key = self._source(caller, blob, named)
         _check_algorithm(key, params.get("EncryptionAlgorithm"))
         self._usable(key)
@@ -258,15 +265,7 @@ class CryptoOperations:
         named = (
             self._keys.resolve(caller, params["SourceKeyId"]) if "SourceKeyId" in params else None
         )
-        blob = params.get("CiphertextBlob")
-        if blob is None:
-            if params.get("DryRun") and "IGNORE_CIPHERTEXT" in params.get("DryRunModifiers", ()):
-                raise dry_run()
-            raise ServiceError(
-                "ValidationException",
-                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy"
-                " constraint: Member must not be null",
-            )
+        blob = _ciphertext_blob(params)
         parsed, source = self._source(caller, blob, named)
         _check_algorithm(source, params.get("SourceEncryptionAlgorithm"))
         _check_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))

@@ -13,12 +13,12 @@ kmscks.api.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 from kmscks.service.key_rules import AWS_CLOUDHSM
+from kmscks.service.polling import DuePoller
 from kmscks.service.states import State
 from kmscks.store.keys import KeyRecord, KeyTables
 from kmscks.store.sql import SqlStore, StoreUnavailable
@@ -43,28 +43,20 @@ class KeyDeletionWorker:
         self._store = store
         self._tables = KeyTables(store)
         self._remove_backing_key = remove_backing_key
-        self._poll_interval = poll_interval
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._stopping = False
-
-    def wake(self) -> None:
-        """A deletion was just scheduled here: look at the next due date now."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+        self._poller = DuePoller(self._tables.next_deletion_date, poll_interval, 0.01, clock)
+        self.wake = self._poller.wake
+        self.stop = self._poller.stop
 
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._poller.stopping:
             try:
                 deleted = self.delete_due()
             except StoreUnavailable as error:
                 log.warning("key deletion job cannot reach the store: %s", error)
                 deleted = 0
             if deleted < _BATCH:
-                await self._sleep()
+                await self._poller.sleep()
 
     def delete_due(self) -> int:
         """Delete the keys due now (at most one batch); answers how many were looked at."""
@@ -101,18 +93,3 @@ class KeyDeletionWorker:
             outcome = f"orphaned: {error}"
         level = logging.INFO if outcome.startswith(("deleted:", "absent:")) else logging.WARNING
         log.log(level, "backing key of deleted KMS key %s: %s", key.arn, outcome)
-
-    async def _sleep(self) -> None:
-        timeout = self._poll_interval
-        try:
-            next_time = self._tables.next_deletion_date()
-        except StoreUnavailable:
-            next_time = None
-        if next_time is not None:
-            # A floor, so a key that cannot be deleted (the store fails) is not retried in a spin.
-            timeout = min(timeout, max(0.01, next_time - self._clock()))
-        self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kmscks.service.polling import DuePoller
 from kmscks.service.states import State
 from kmscks.store.attempts import AttemptRow, ConnectionAttempts
 from kmscks.store.records import StoreRecord
@@ -70,22 +71,14 @@ class TransitionWorker:
         self._attempts = attempts
         self._finish = finish
         self._lease_seconds = lease_seconds
-        self._poll_interval = poll_interval
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._stopping = False
-
-    def wake(self) -> None:
-        """A transition was just scheduled here: look now rather than at the next poll."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+        self._poller = DuePoller(store.next_transition_time, poll_interval)
+        self.wake = self._poller.wake
+        self.stop = self._poller.stop
 
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._poller.stopping:
             try:
                 claimed = self._claim()
             except StoreUnavailable as error:
@@ -97,7 +90,7 @@ class TransitionWorker:
                 task.add_done_callback(self._in_flight.discard)
             if claimed:
                 continue
-            await self._sleep()
+            await self._poller.sleep()
         for task in list(self._in_flight):
             task.cancel()
 
@@ -109,20 +102,6 @@ class TransitionWorker:
         return self._store.claim_due(
             self.owner, now, now + self._lease_seconds, min(room, _CLAIM_BATCH)
         )
-
-    async def _sleep(self) -> None:
-        timeout = self._poll_interval
-        try:
-            next_time = self._store.next_transition_time()
-        except StoreUnavailable:
-            next_time = None
-        if next_time is not None:
-            timeout = min(timeout, max(0.0, next_time - time.time()))
-        self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
 
     async def _carry_out(self, record: StoreRecord) -> None:
         started = time.time()
