@@ -134,3 +134,16 @@ def test_javascript_sdk_creates_describes_and_paginates(server: ServerProcess, r
     assert answer["pages"] == 3
     assert answer["notFound"] == "CustomKeyStoreNotFoundException"
     assert isinstance(answer["creationDateIsDate"], bool) and answer["creationDateIsDate"]
+
+
+def test_javascript_sdk_encrypts_and_decrypts(server: ServerProcess, region: str) -> None:
+    answer = run_node("kms_crypto.mjs", server, region)
+    assert answer["origin"] == "AWS_KMS"
+    assert answer["keyArn"].startswith(f"arn:aws:kms:{region}:")
+    assert answer["encryptKeyId"] == answer["keyArn"]
+    assert answer["decryptKeyId"] == answer["keyArn"]  # found from the ciphertext alone
+    assert answer["algorithm"] == "SYMMETRIC_DEFAULT"
+    assert answer["plaintextIsBytes"] is True
+    assert answer["plaintextMatches"] is True
+    assert answer["ciphertextLength"] > 0
+    assert answer["wrongContext"] == "InvalidCiphertextException"
