@@ -64,7 +64,8 @@ def test_store_examples_run_as_printed(plain_server: ServerProcess, tmp_path: Pa
     connected = run(EXAMPLES["connect-custom-key-store"][0][2])
     assert connected.rstrip().endswith("CONNECTED"), connected
     assert "CONNECTED" in run(describe[3][2])
-    assert run(EXAMPLES["disconnect-custom-key-store"][0][2]) == ""
+    disconnected = run(EXAMPLES["disconnect-custom-key-store"][0][2])
+    assert disconnected.rstrip().endswith("DISCONNECTED"), disconnected
     for _, _, command in EXAMPLES["update-custom-key-store"]:
         assert run(command) == ""
     assert run(EXAMPLES["delete-custom-key-store"][0][2]) == ""

@@ -89,9 +89,12 @@ EXAMPLES: dict[str, list[tuple[str, str, str]]] = {
     "disconnect-custom-key-store": [
         (
             "To disconnect a custom key store",
-            "A store must be disconnected before it is updated or deleted. The command prints "
-            "nothing when it succeeds.",
-            f"cks kms disconnect-custom-key-store {E} --custom-key-store-id cks-1234567890abcdef0",
+            "A store must be disconnected before it is updated or deleted. Disconnecting is "
+            "asynchronous: the store is DISCONNECTING until the server has let go of it, so wait "
+            "for DISCONNECTED before the next change.",
+            f"cks kms disconnect-custom-key-store {E} --custom-key-store-id cks-1234567890abcdef0\n"
+            f"cks kms describe-custom-key-stores {E} \\\n"
+            "    --custom-key-store-id cks-1234567890abcdef0 --watch --until-state DISCONNECTED",
         ),
     ],
     "update-custom-key-store": [
