@@ -1,0 +1,202 @@
+"""The AWS Encryption SDK for Python against cks (contract §11): it encrypts and decrypts with
+an external key store key (the bundled `cks xks-proxy`, software keys, TLS), a CloudHSM key
+store key and a plain AWS_KMS key, pointed at cks only through its botocore session's
+configuration, as a user's program would be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_encryption_sdk
+import botocore.session
+import pytest
+from aws_encryption_sdk.exceptions import DecryptKeyError
+from aws_encryption_sdk.identifiers import CommitmentPolicy
+from botocore.exceptions import ClientError
+
+from kmscks.xksproxy import certs
+from tests.cloudhsm.lab import Lab
+from tests.helpers.clients import kms_client, unique_region
+from tests.helpers.server import ServerProcess, start_cks_server
+from tests.keys.conftest import settled
+from tests.keys.test_cloudhsm_keys import connected_store, create_hsm_key
+from tests.xksproxy.xks_helpers import AKID, SECRET, ProxyProcess, start_proxy
+
+HOST = "xks.real-clients.test"
+PREFIX = "/clients"
+# External keys of the bundled proxy: one per KMS key the tests create (a store's keys may not
+# share one).
+XKS_KEYS = ("sdk-key", "sdk-other-key")
+
+
+def _proxy_config(region: str) -> str:
+    keys = "".join(
+        f'\n[[stores.keys]]\nid = "{key}"\nusage = ["ENCRYPT", "DECRYPT"]\nbackend = "software"\n'
+        for key in XKS_KEYS
+    )
+    return f"""
+[server]
+region = "{region}"
+tls_cert = "server.pem"
+tls_key = "server-key.pem"
+
+[software]
+data_dir = "data"
+
+[[stores]]
+uri_path_prefix = "{PREFIX}"
+credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]
+{keys}"""
+
+
+@dataclass
+class XksSetup:
+    """A `cks serve` whose external key store (connected) is on the bundled proxy over TLS."""
+
+    server: ServerProcess
+    proxy: ProxyProcess
+    region: str
+    store_id: str
+    kms: Any
+
+    def create_key(self, xks_key_id: str) -> str:
+        created = self.kms.create_key(
+            Origin="EXTERNAL_KEY_STORE", CustomKeyStoreId=self.store_id, XksKeyId=xks_key_id
+        )
+        return str(created["KeyMetadata"]["Arn"])
+
+
+@pytest.fixture(scope="module")
+def xks_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XksSetup]:
+    directory = tmp_path_factory.mktemp("real-clients")
+    region = unique_region()
+    ca = certs.new_ca("real clients CA")
+    leaf = certs.issue(ca, HOST, dns_names=(HOST,))
+    proxy_dir = directory / "proxy"
+    proxy_dir.mkdir()
+    (proxy_dir / "ca.pem").write_bytes(ca.cert_pem())
+    (proxy_dir / "server.pem").write_bytes(leaf.cert_pem())
+    (proxy_dir / "server-key.pem").write_bytes(leaf.key_pem())
+    proxy = start_proxy(proxy_dir, _proxy_config(region))
+    config = f"""
+[server]
+transition_delay_ms = 20
+
+[xks]
+resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
+ca_bundle = "{proxy_dir / "ca.pem"}"
+"""
+    server = start_cks_server(directory / "server", config)
+    try:
+        kms = kms_client(server.url, region)
+        store_id = kms.create_custom_key_store(
+            CustomKeyStoreName="real-clients",
+            CustomKeyStoreType="EXTERNAL_KEY_STORE",
+            XksProxyConnectivity="PUBLIC_ENDPOINT",
+            XksProxyUriEndpoint=f"https://{HOST}",
+            XksProxyUriPath=f"{PREFIX}/kms/xks/v1",
+            XksProxyAuthenticationCredential={"AccessKeyId": AKID, "RawSecretAccessKey": SECRET},
+        )["CustomKeyStoreId"]
+        kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+        assert settled(kms, store_id) == "CONNECTED"
+        yield XksSetup(server, proxy, region, store_id, kms)
+    finally:
+        server.stop()
+        proxy.stop()
+
+
+def sdk_session(url: str, directory: Path) -> botocore.session.Session:
+    """A botocore session that sends KMS to `url`: the endpoint and the credentials come from
+    a config file, as `endpoint_url` in a profile of ~/.aws/config would give them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "aws-config"
+    config.write_text(
+        f"[default]\nendpoint_url = {url}\naws_access_key_id = test\naws_secret_access_key = test\n"
+    )
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", str(config))
+    session.set_config_variable("credentials_file", str(directory / "no-credentials"))
+    session.set_config_variable("profile", "default")
+    return session
+
+
+SDK = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+)
+MESSAGE = b"a message for the AWS Encryption SDK, " * 40
+CONTEXT = {"purpose": "test", "team": "cks"}
+
+
+def round_trip(arn: str, session: botocore.session.Session) -> None:
+    """Encrypt and decrypt a message under `arn` as the SDK's documentation shows."""
+    provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+        key_ids=[arn], botocore_session=session
+    )
+    ciphertext, header = SDK.encrypt(
+        source=MESSAGE, key_provider=provider, encryption_context=CONTEXT
+    )
+    # One data key, wrapped by cks under the key; the SDK records the ARN cks returned.
+    assert [key.key_provider.key_info.decode() for key in header.encrypted_data_keys] == [arn]
+    assert MESSAGE not in ciphertext
+    plaintext, decrypted = SDK.decrypt(source=ciphertext, key_provider=provider)
+    assert plaintext == MESSAGE
+    assert {k: v for k, v in decrypted.encryption_context.items() if k in CONTEXT} == CONTEXT
+    # Discovery mode (no key configured) finds the key from the message alone.
+    discovery = aws_encryption_sdk.DiscoveryAwsKmsMasterKeyProvider(botocore_session=session)
+    assert SDK.decrypt(source=ciphertext, key_provider=discovery)[0] == MESSAGE
+
+
+def test_encryption_sdk_with_an_external_key(xks_setup: XksSetup, tmp_path: Path) -> None:
+    arn = xks_setup.create_key("sdk-key")
+    round_trip(arn, sdk_session(xks_setup.server.url, tmp_path))
+
+
+def test_encryption_sdk_with_a_cloudhsm_key(lab: Lab, tmp_path: Path) -> None:
+    _, store_id = connected_store(lab)
+    arn = create_hsm_key(lab, store_id)["Arn"]
+    round_trip(arn, sdk_session(lab.url, tmp_path))
+
+
+def test_encryption_sdk_with_an_aws_kms_key(keys_server: ServerProcess, tmp_path: Path) -> None:
+    kms = kms_client(keys_server.url, unique_region())
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    round_trip(arn, sdk_session(keys_server.url, tmp_path))
+
+
+def test_encryption_sdk_refuses_a_message_for_another_key(
+    xks_setup: XksSetup, tmp_path: Path
+) -> None:
+    """Decrypt(KeyId=other key) of a data key wrapped by this key fails; the SDK tried it."""
+    session = sdk_session(xks_setup.server.url, tmp_path)
+    mine = xks_setup.create_key("sdk-other-key")
+    other = xks_setup.kms.create_key()["KeyMetadata"]["Arn"]
+    encrypting = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+        key_ids=[mine], botocore_session=session
+    )
+    ciphertext, _ = SDK.encrypt(source=MESSAGE, key_provider=encrypting)
+    # The strict provider for another key never offers the data key: nothing matches.
+    wrong = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+        key_ids=[other], botocore_session=session
+    )
+    with pytest.raises(DecryptKeyError):
+        SDK.decrypt(source=ciphertext, key_provider=wrong)
+    # And KMS itself refuses Decrypt naming the other key for this key's ciphertext.
+    wrapped = _wrapped_data_key(ciphertext, session, mine)
+    with pytest.raises(ClientError) as raised:
+        xks_setup.kms.decrypt(CiphertextBlob=wrapped, KeyId=other)
+    assert raised.value.response["Error"]["Code"] == "IncorrectKeyException"
+
+
+def _wrapped_data_key(ciphertext: bytes, session: botocore.session.Session, arn: str) -> bytes:
+    """The KMS ciphertext blob of the message's data key, from its header."""
+    provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+        key_ids=[arn], botocore_session=session
+    )
+    with SDK.stream(mode="d", source=ciphertext, key_provider=provider) as decryptor:
+        header = decryptor.header
+    keys = [key.encrypted_data_key for key in header.encrypted_data_keys]
+    assert len(keys) == 1
+    return bytes(keys[0])
