@@ -6,9 +6,7 @@ configuration, as a user's program would be."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aws_encryption_sdk
 import botocore.session
@@ -17,95 +15,21 @@ from aws_encryption_sdk.exceptions import DecryptKeyError
 from aws_encryption_sdk.identifiers import CommitmentPolicy
 from botocore.exceptions import ClientError
 
-from kmscks.xksproxy import certs
 from tests.cloudhsm.lab import Lab
 from tests.helpers.clients import kms_client, unique_region
-from tests.helpers.server import ServerProcess, start_cks_server
-from tests.keys.conftest import settled
+from tests.helpers.server import ServerProcess
+from tests.keys.bundled_xks import XksSetup, bundled_xks
 from tests.keys.test_cloudhsm_keys import connected_store, create_hsm_key
-from tests.xksproxy.xks_helpers import AKID, SECRET, ProxyProcess, start_proxy
 
-HOST = "xks.real-clients.test"
-PREFIX = "/clients"
 # External keys of the bundled proxy: one per KMS key the tests create (a store's keys may not
 # share one).
 XKS_KEYS = ("sdk-key", "sdk-other-key")
 
 
-def _proxy_config(region: str) -> str:
-    keys = "".join(
-        f'\n[[stores.keys]]\nid = "{key}"\nusage = ["ENCRYPT", "DECRYPT"]\nbackend = "software"\n'
-        for key in XKS_KEYS
-    )
-    return f"""
-[server]
-region = "{region}"
-tls_cert = "server.pem"
-tls_key = "server-key.pem"
-
-[software]
-data_dir = "data"
-
-[[stores]]
-uri_path_prefix = "{PREFIX}"
-credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]
-{keys}"""
-
-
-@dataclass
-class XksSetup:
-    """A `cks serve` whose external key store (connected) is on the bundled proxy over TLS."""
-
-    server: ServerProcess
-    proxy: ProxyProcess
-    region: str
-    store_id: str
-    kms: Any
-
-    def create_key(self, xks_key_id: str) -> str:
-        created = self.kms.create_key(
-            Origin="EXTERNAL_KEY_STORE", CustomKeyStoreId=self.store_id, XksKeyId=xks_key_id
-        )
-        return str(created["KeyMetadata"]["Arn"])
-
-
 @pytest.fixture(scope="module")
 def xks_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XksSetup]:
-    directory = tmp_path_factory.mktemp("real-clients")
-    region = unique_region()
-    ca = certs.new_ca("real clients CA")
-    leaf = certs.issue(ca, HOST, dns_names=(HOST,))
-    proxy_dir = directory / "proxy"
-    proxy_dir.mkdir()
-    (proxy_dir / "ca.pem").write_bytes(ca.cert_pem())
-    (proxy_dir / "server.pem").write_bytes(leaf.cert_pem())
-    (proxy_dir / "server-key.pem").write_bytes(leaf.key_pem())
-    proxy = start_proxy(proxy_dir, _proxy_config(region))
-    config = f"""
-[server]
-transition_delay_ms = 20
-
-[xks]
-resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
-ca_bundle = "{proxy_dir / "ca.pem"}"
-"""
-    server = start_cks_server(directory / "server", config)
-    try:
-        kms = kms_client(server.url, region)
-        store_id = kms.create_custom_key_store(
-            CustomKeyStoreName="real-clients",
-            CustomKeyStoreType="EXTERNAL_KEY_STORE",
-            XksProxyConnectivity="PUBLIC_ENDPOINT",
-            XksProxyUriEndpoint=f"https://{HOST}",
-            XksProxyUriPath=f"{PREFIX}/kms/xks/v1",
-            XksProxyAuthenticationCredential={"AccessKeyId": AKID, "RawSecretAccessKey": SECRET},
-        )["CustomKeyStoreId"]
-        kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-        assert settled(kms, store_id) == "CONNECTED"
-        yield XksSetup(server, proxy, region, store_id, kms)
-    finally:
-        server.stop()
-        proxy.stop()
+    with bundled_xks(tmp_path_factory.mktemp("real-clients"), XKS_KEYS) as setup:
+        yield setup
 
 
 def sdk_session(url: str, directory: Path) -> botocore.session.Session:
