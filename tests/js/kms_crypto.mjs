@@ -1,14 +1,17 @@
-// Encrypts once with the AWS SDK for JavaScript v3: CreateKey (AWS_KMS), Encrypt with an
-// encryption context, Decrypt without a KeyId (the ciphertext names its key).
-// Usage: node kms_crypto.mjs ENDPOINT REGION  (prints one JSON object)
+// Encrypts once with the AWS SDK for JavaScript v3: CreateKey, Encrypt with an encryption
+// context, Decrypt without a KeyId (the ciphertext names its key), and a data key from
+// GenerateDataKey decrypted back.
+// Usage: node kms_crypto.mjs ENDPOINT REGION [CUSTOM_KEY_STORE_ID XKS_KEY_ID]
+//   (an AWS_KMS key; with a store, a key in that external key store)  (prints one JSON object)
 import {
   KMSClient,
   CreateKeyCommand,
   EncryptCommand,
   DecryptCommand,
+  GenerateDataKeyCommand,
 } from "@aws-sdk/client-kms";
 
-const [endpoint, region] = process.argv.slice(2);
+const [endpoint, region, storeId, xksKeyId] = process.argv.slice(2);
 const client = new KMSClient({
   endpoint,
   region,
@@ -19,7 +22,12 @@ const client = new KMSClient({
 const plaintext = new TextEncoder().encode("hello from javascript \u2713");
 const context = { purpose: "js-test", tenant: "t1" };
 
-const created = await client.send(new CreateKeyCommand({ Description: "js crypto" }));
+const external = storeId
+  ? { Origin: "EXTERNAL_KEY_STORE", CustomKeyStoreId: storeId, XksKeyId: xksKeyId }
+  : {};
+const created = await client.send(
+  new CreateKeyCommand({ Description: "js crypto", ...external }),
+);
 const keyArn = created.KeyMetadata.Arn;
 const encrypted = await client.send(
   new EncryptCommand({
@@ -30,6 +38,13 @@ const encrypted = await client.send(
 );
 const decrypted = await client.send(
   new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: context }),
+);
+
+const dataKey = await client.send(
+  new GenerateDataKeyCommand({ KeyId: keyArn, KeySpec: "AES_256" }),
+);
+const dataKeyBack = await client.send(
+  new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob }),
 );
 
 let wrongContext = null;
@@ -54,6 +69,8 @@ console.log(
     plaintextMatches: Buffer.from(decrypted.Plaintext).equals(Buffer.from(plaintext)),
     plaintextIsBytes: decrypted.Plaintext instanceof Uint8Array,
     ciphertextLength: encrypted.CiphertextBlob.length,
+    dataKeyLength: dataKey.Plaintext.length,
+    dataKeyMatches: Buffer.from(dataKey.Plaintext).equals(Buffer.from(dataKeyBack.Plaintext)),
     wrongContext,
   }),
 );
