@@ -77,7 +77,7 @@ def bundled_xks(
     ca = certs.new_ca("real clients CA")
     leaf = certs.issue(ca, HOST, dns_names=(HOST,))
     proxy_dir = directory / "proxy"
-    proxy_dir.mkdir()
+    proxy_dir.mkdir(parents=True)
     (proxy_dir / "ca.pem").write_bytes(ca.cert_pem())
     (proxy_dir / "server.pem").write_bytes(leaf.cert_pem())
     (proxy_dir / "server-key.pem").write_bytes(leaf.key_pem())

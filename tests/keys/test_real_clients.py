@@ -124,3 +124,12 @@ def _wrapped_data_key(ciphertext: bytes, session: botocore.session.Session, arn:
     keys = [key.encrypted_data_key for key in header.encrypted_data_keys]
     assert len(keys) == 1
     return bytes(keys[0])
+
+
+@pytest.mark.postgres
+def test_encryption_sdk_on_postgresql(fresh_postgres: str, tmp_path: Path) -> None:
+    """The same with the server's keys in PostgreSQL."""
+    with bundled_xks(tmp_path / "setup", ("sdk-pg-key",), database_url=fresh_postgres) as setup:
+        session = sdk_session(setup.server.url, tmp_path / "sdk")
+        round_trip(setup.create_key("sdk-pg-key"), session)
+        round_trip(setup.kms.create_key()["KeyMetadata"]["Arn"], session)
