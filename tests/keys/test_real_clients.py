@@ -1,7 +1,7 @@
-"""The AWS Encryption SDK for Python against cks (contract §11): it encrypts and decrypts with
-an external key store key (the bundled `cks xks-proxy`, software keys, TLS), a CloudHSM key
-store key and a plain AWS_KMS key, pointed at cks only through its botocore session's
-configuration, as a user's program would be."""
+"""The AWS Encryption SDK for Python against cks (contract §11), beyond test_encryption_sdk.py:
+pointed at cks by `endpoint_url` in the profile its botocore session reads; strict and
+discovery providers; an external key store key (the bundled `cks xks-proxy`, software keys,
+TLS) and a plain AWS_KMS key, on SQLite and PostgreSQL; a message of one key refused by another."""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from aws_encryption_sdk.exceptions import DecryptKeyError
 from aws_encryption_sdk.identifiers import CommitmentPolicy
 from botocore.exceptions import ClientError
 
-from tests.cloudhsm.lab import Lab
 from tests.helpers.clients import kms_client, unique_region
 from tests.helpers.server import ServerProcess
 from tests.keys.bundled_xks import XksSetup, bundled_xks
-from tests.keys.test_cloudhsm_keys import connected_store, create_hsm_key
 
 # External keys of the bundled proxy: one per KMS key the tests create (a store's keys may not
 # share one).
@@ -76,12 +74,6 @@ def round_trip(arn: str, session: botocore.session.Session) -> None:
 def test_encryption_sdk_with_an_external_key(xks_setup: XksSetup, tmp_path: Path) -> None:
     arn = xks_setup.create_key("sdk-key")
     round_trip(arn, sdk_session(xks_setup.server.url, tmp_path))
-
-
-def test_encryption_sdk_with_a_cloudhsm_key(lab: Lab, tmp_path: Path) -> None:
-    _, store_id = connected_store(lab)
-    arn = create_hsm_key(lab, store_id)["Arn"]
-    round_trip(arn, sdk_session(lab.url, tmp_path))
 
 
 def test_encryption_sdk_with_an_aws_kms_key(keys_server: ServerProcess, tmp_path: Path) -> None:
