@@ -1,13 +1,15 @@
-"""The AWS CLI v2 (/usr/bin/aws) doing crypto with a key in an external key store, as a user
-types it: create-key with --xks-key-id, describe-key, encrypt and decrypt files through
-`--query ... --output text | base64 -d`, generate-data-key, re-encrypt, schedule-key-deletion.
-The commands run in a shell, pipes and all, against a live `cks serve` and `cks xks-proxy`."""
+"""The AWS CLI v2 (/usr/bin/aws), and `cks kms` with the same commands, doing crypto with a
+key in an external key store as a user types it: create-key with --xks-key-id, describe-key,
+encrypt and decrypt files through `--query ... --output text | base64 -d`, generate-data-key,
+re-encrypt, schedule-key-deletion. The commands run in a shell, pipes and all, against a live
+`cks serve` and `cks xks-proxy`."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +21,11 @@ from tests.keys.bundled_xks import XksSetup, bundled_xks
 
 @pytest.fixture(scope="module")
 def xks_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XksSetup]:
-    with bundled_xks(tmp_path_factory.mktemp("aws-cli-crypto"), ("cli-key",)) as setup:
+    with bundled_xks(tmp_path_factory.mktemp("aws-cli-crypto"), ("aws-key", "cks-key")) as setup:
         yield setup
+
+
+CKS = str(Path(sys.executable).with_name("cks"))
 
 
 class Shell:
@@ -54,23 +59,27 @@ class Shell:
         return dict(json.loads(self.ok(line)))
 
 
-def test_aws_cli_crypto_walk_with_an_external_key(
-    aws_cli: str, xks_setup: XksSetup, tmp_path: Path
+@pytest.mark.parametrize("cli", ["aws", "cks"])
+def test_cli_crypto_walk_with_an_external_key(
+    cli: str, request: pytest.FixtureRequest, xks_setup: XksSetup, tmp_path: Path
 ) -> None:
-    sh = Shell(aws_cli, xks_setup, tmp_path)
+    """The walk with /usr/bin/aws, and the same commands with `cks kms`."""
+    program = request.getfixturevalue("aws_cli") if cli == "aws" else CKS
+    sh = Shell(program, xks_setup, tmp_path)
     store = xks_setup.store_id
+    xks_key = f"{cli}-key"
 
     # create-key into the external key store, and describe-key.
     arn = sh.ok(
         f"$AWS kms create-key $E --origin EXTERNAL_KEY_STORE --custom-key-store-id {store}"
-        " --xks-key-id cli-key --description 'my external key'"
+        f" --xks-key-id {xks_key} --description 'my external key'"
         " --query KeyMetadata.Arn --output text"
     ).strip()
     described = sh.json(f"$AWS kms describe-key $E --key-id {arn}")["KeyMetadata"]
     assert isinstance(described, dict)
     assert described["Origin"] == "EXTERNAL_KEY_STORE"
     assert described["CustomKeyStoreId"] == store
-    assert described["XksKeyConfiguration"] == {"Id": "cli-key"}
+    assert described["XksKeyConfiguration"] == {"Id": xks_key}
     assert described["KeyState"] == "Enabled"
     assert described["Description"] == "my external key"
 
