@@ -2,7 +2,8 @@
 key in an external key store as a user types it: create-key with --xks-key-id, describe-key,
 encrypt and decrypt files through `--query ... --output text | base64 -d`, generate-data-key,
 re-encrypt, schedule-key-deletion. The commands run in a shell, pipes and all, against a live
-`cks serve` and `cks xks-proxy`."""
+`cks serve` and `cks xks-proxy` (test_aws_cli_crypto.py does the crypto with AWS_KMS keys; its
+external key never encrypts, its proxy being a fake that only answers metadata)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Two `cks serve` processes on one PostgreSQL database serve the same KMS keys: a ciphertext
 made by one decrypts on the other (an AWS_KMS key and an external key store key on the bundled
 `cks xks-proxy`), an alias made on one resolves on the other, and a key disabled on one is
-refused by the other at once (no process caches key state)."""
+refused by the other at once (no process caches key state). test_keys_crypto.py does the same
+for AWS_KMS keys on the fake proxy; here the external key's proxy calls are real."""
 
 from __future__ import annotations
 
