@@ -1,5 +1,5 @@
 """A `cks serve` with a connected external key store on the bundled `cks xks-proxy` (software
-keys, TLS), for the tests of real clients (tests/keys/test_real_clients*.py)."""
+keys, TLS), for the tests of real clients and of the kill switch (tests/keys)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,14 @@ class XksSetup:
     region: str
     store_id: str
     kms: Any
+    proxy_config: str
+
+    def stop_proxy(self) -> None:
+        self.proxy.stop()
+
+    def restart_proxy(self) -> None:
+        """The proxy again, on the same port and with the same keys."""
+        self.proxy = start_proxy(self.proxy.directory, self.proxy_config, port=self.proxy.port)
 
     @property
     def server(self) -> ServerProcess:
@@ -81,7 +89,8 @@ def bundled_xks(
     (proxy_dir / "ca.pem").write_bytes(ca.cert_pem())
     (proxy_dir / "server.pem").write_bytes(leaf.cert_pem())
     (proxy_dir / "server-key.pem").write_bytes(leaf.key_pem())
-    proxy = start_proxy(proxy_dir, _proxy_config(region, xks_keys))
+    proxy_config = _proxy_config(region, xks_keys)
+    proxy = start_proxy(proxy_dir, proxy_config)
     config = f"""
 [server]
 transition_delay_ms = 20
@@ -95,14 +104,14 @@ ca_bundle = "{proxy_dir / "ca.pem"}"
 [keys]
 {keys_config}
 """
-    started: list[ServerProcess] = []
+    setup = XksSetup([], proxy, region, "", None, proxy_config)
     try:
         for number in range(servers):
-            started.append(
+            setup.servers.append(
                 start_cks_server(directory / f"server{number}", config, database_url=database_url)
             )
-        kms = kms_client(started[0].url, region)
-        store_id = kms.create_custom_key_store(
+        setup.kms = kms_client(setup.server.url, region)
+        setup.store_id = setup.kms.create_custom_key_store(
             CustomKeyStoreName="real-clients",
             CustomKeyStoreType="EXTERNAL_KEY_STORE",
             XksProxyConnectivity="PUBLIC_ENDPOINT",
@@ -110,10 +119,10 @@ ca_bundle = "{proxy_dir / "ca.pem"}"
             XksProxyUriPath=f"{PREFIX}/kms/xks/v1",
             XksProxyAuthenticationCredential={"AccessKeyId": AKID, "RawSecretAccessKey": SECRET},
         )["CustomKeyStoreId"]
-        kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-        assert settled(kms, store_id) == "CONNECTED"
-        yield XksSetup(started, proxy, region, store_id, kms)
+        setup.kms.connect_custom_key_store(CustomKeyStoreId=setup.store_id)
+        assert settled(setup.kms, setup.store_id) == "CONNECTED"
+        yield setup
     finally:
-        for server in started:
+        for server in setup.servers:
             server.stop()
-        proxy.stop()
+        setup.proxy.stop()

@@ -5,7 +5,6 @@ Decrypt expectations)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import aws_encryption_sdk
 import botocore.session
@@ -14,11 +13,8 @@ from aws_encryption_sdk import CommitmentPolicy
 from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
 
 from tests.cloudhsm.lab import Lab
-from tests.helpers.clients import kms_client, unique_region
-from tests.helpers.server import ServerProcess, start_cks_server
-from tests.keys.conftest import settled
-from tests.keys.test_kill_switch import HOST, PREFIX, Proxy
-from tests.xksproxy.xks_helpers import AKID, SECRET
+from tests.helpers.server import ServerProcess
+from tests.keys.bundled_xks import bundled_xks
 
 MESSAGE = b"a message for the Encryption SDK " * 100
 CONTEXT = {"purpose": "esdk test", "tenant": "t-1"}
@@ -51,33 +47,9 @@ def _round_trip(arn: str, session: botocore.session.Session) -> None:
 
 
 def test_a_message_with_an_external_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    region = unique_region()
-    proxy = Proxy(tmp_path / "proxy", region)
-    config = f"""
-[server]
-transition_delay_ms = 20
-
-[xks]
-resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
-ca_bundle = "{tmp_path / "proxy" / "ca.pem"}"
-"""
-    server = start_cks_server(tmp_path / "server", config)
-    try:
-        kms: Any = kms_client(server.url, region)
-        store_id = kms.create_custom_key_store(
-            CustomKeyStoreName="esdk",
-            CustomKeyStoreType="EXTERNAL_KEY_STORE",
-            XksProxyConnectivity="PUBLIC_ENDPOINT",
-            XksProxyUriEndpoint=f"https://{HOST}",
-            XksProxyUriPath=f"{PREFIX}/kms/xks/v1",
-            XksProxyAuthenticationCredential={"AccessKeyId": AKID, "RawSecretAccessKey": SECRET},
-        )["CustomKeyStoreId"]
-        kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-        assert settled(kms, store_id) == "CONNECTED"
-        arn = kms.create_key(
-            Origin="EXTERNAL_KEY_STORE", CustomKeyStoreId=store_id, XksKeyId="kill-key"
-        )["KeyMetadata"]["Arn"]
-        session = _sdk_session(server.url, monkeypatch)
+    with bundled_xks(tmp_path, ("esdk-key",)) as xks:
+        arn = xks.create_key("esdk-key")
+        session = _sdk_session(xks.server.url, monkeypatch)
         _round_trip(arn, session)
 
         # The kill switch reaches the SDK's users: with the proxy stopped, nothing decrypts.
@@ -88,13 +60,9 @@ ca_bundle = "{tmp_path / "proxy" / "ca.pem"}"
             key_ids=[arn], botocore_session=session
         )
         ciphertext, _ = client.encrypt(source=b"x", key_provider=provider)
-        proxy.stop()
+        xks.stop_proxy()
         with pytest.raises(AWSEncryptionSDKClientError):
             client.decrypt(source=ciphertext, key_provider=provider)
-    finally:
-        server.stop()
-        if proxy.process is not None:
-            proxy.stop()
 
 
 def test_a_message_with_a_cloudhsm_key(
