@@ -85,6 +85,7 @@ class Service:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    workers: int = 1
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -117,8 +118,17 @@ class Service:
         else:
             self.stop()
             raise RuntimeError(f"{self.name} did not become ready")
-        # Let every worker finish starting before anything is measured.
-        time.sleep(1.0)
+        # The probe reaches one worker only. granian's workers each bind their own socket
+        # (SO_REUSEPORT) once their app is loaded, and the kernel spreads new connections over
+        # the sockets listening at connect time: a worker that binds late would see none of
+        # wrk's connections. So wait for one listening socket per worker, then for the whole
+        # group to go idle (no start-up CPU left to overlap the measurement).
+        while listening_sockets(self.port) < self.workers:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name}: fewer than {self.workers} workers listen")
+            time.sleep(0.02)
+        wait_idle(self.pids(), deadline)
         return self
 
     def pids(self) -> list[int]:
@@ -132,20 +142,57 @@ class Service:
         return children or [self.process.pid]
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """Stop the whole process group and wait until every process of it is gone (waiting
+        for the parent alone would let a worker's exit overlap the next measurement)."""
+        if self.process is None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        except ProcessLookupError:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        group = self.process.pid
+        if self.process.poll() is None:
+            try:
+                os.killpg(group, signal.SIGTERM)
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while _group_alive(group):
+            if time.monotonic() > deadline:
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+            time.sleep(0.01)
         self.process.wait(10)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on 127.0.0.1:port (one per granian worker)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            count += 1
+    return count
+
+
+def wait_idle(pids: list[int], deadline: float, window: float = 0.25) -> None:
+    """Until the processes use less than 5% of one core over `window` seconds."""
+    before = cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        after = cpu_seconds(pids)
+        if after - before < 0.05 * window:
+            return
+        before = after
 
 
 def cks_service(
@@ -168,7 +215,7 @@ def cks_service(
     else:
         args += ["--data-dir", str(folder / "data")]
     env = {"PYTHONPATH": str(source / "src")} if source else {}
-    return Service(name, args, port, env=env, log_path=folder / f"{name}.log")
+    return Service(name, args, port, env=env, log_path=folder / f"{name}.log", workers=workers)
 
 
 def trivial_service(
@@ -192,6 +239,7 @@ def trivial_service(
         port,
         env={"CKS_BENCH_BODY_FILE": str(body_path), **(env or {})},
         log_path=folder / f"{name}.log",
+        workers=workers,
     )
 
 
@@ -245,7 +293,7 @@ def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
 
 # -- wrk ---------------------------------------------------------------------------------------
 
-_LUA_DONE = """
+LUA_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -268,7 +316,7 @@ def wrk_script(folder: Path, body: bytes, headers: dict[str, str]) -> Path:
     lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body)}"]
     lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()]
     path = Path(tempfile.mkstemp(suffix=".lua", dir=folder)[1])
-    path.write_text("\n".join(lines) + "\n" + _LUA_DONE)
+    path.write_text("\n".join(lines) + "\n" + LUA_DONE)
     return path
 
 
@@ -285,6 +333,11 @@ class LoadResult:
     cpu_us_per_request: float
     rss_idle_mib: list[float]
     rss_peak_mib: list[float]
+    # The share of the machine's CPU time nobody used during the run, and the load average
+    # after it: other sessions share these 2 cores, and figures from a busy machine and an
+    # idle one are not comparable (docs/benchmarks.md, "The trivial endpoint as a reference").
+    machine_idle: float = 0.0
+    load_average: float = 0.0
 
     def row(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -330,6 +383,7 @@ def load(
     sampler = _RssSampler(workers)
     sampler.start()
     cpu_before = cpu_seconds(service.pids())
+    machine_before = machine_times()
     done = subprocess.run(
         [*base, f"-d{max(1, round(seconds))}s", service.url],
         capture_output=True,
@@ -338,6 +392,7 @@ def load(
         timeout=seconds + 60,
     )
     cpu_after = cpu_seconds(service.pids())
+    machine_after = machine_times()
     sampler.stopped.set()
     sampler.join()
     lines = [line for line in done.stdout.splitlines() if line.startswith("WRK ")]
@@ -358,7 +413,19 @@ def load(
         cpu_us_per_request=(cpu_after - cpu_before) * 1e6 / max(requests, 1),
         rss_idle_mib=idle,
         rss_peak_mib=sampler.peak,
+        machine_idle=_idle_share(machine_before, machine_after),
+        load_average=load_average(),
     )
+
+
+def machine_times() -> tuple[int, int]:
+    """(idle, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks[:8])  # idle + iowait; user..steal
+
+
+def _idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return (after[0] - before[0]) / max(after[1] - before[1], 1)
 
 
 def load_average() -> float:

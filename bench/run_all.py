@@ -7,6 +7,9 @@
 Sections (docs/benchmarks.md explains each and records the figures):
   describe  signed DescribeCustomKeyStores (10-store page) vs the trivial endpoint on the same
             HTTP stack (granian RSGI): SQLite and PostgreSQL, 1 and 2 workers, wrk -c64
+  reference the trivial endpoint itself, interleaved: the first and second measured run after a
+            start, the body not read, GET instead of the signed POST (docs: why an independent
+            reference read higher)
   ceiling   the trivial endpoint plus a fixed amount of pure-Python work per request, and plus
             only the SQLite read of Describe's page: what any handler could reach on this stack
   stack     the trivial endpoint on granian RSGI, granian ASGI and uvicorn (httptools + uvloop)
@@ -45,6 +48,7 @@ from typing import Any
 
 import harness
 import seed
+import trivial_app
 from harness import LoadResult, Service, cks_service, load, running, trivial_service
 from kmscks.service.secrets import Sealer
 from kmscks.service.views import list_entry
@@ -55,6 +59,7 @@ POSTGRES_ADMIN = os.environ.get(
 )
 SECTIONS = (
     "describe",
+    "reference",
     "ceiling",
     "stack",
     "size",
@@ -89,6 +94,7 @@ class Bench:
         self.results: dict[str, Any] = {}
         self.postgres = not args.no_postgres and _postgres_ok()
         self._databases: list[str] = []
+        self._describe_answer = b""
 
     @property
     def base_config(self) -> str:
@@ -165,15 +171,16 @@ class Bench:
             with self._maybe_postgres("describe") as postgres:
                 for round_number in range(self.args.rounds):
                     say(f"round {round_number + 1}")
-                    for workers in (1, 2):
-                        rows += self._describe_round(workers, sqlite_dir, postgres)
+                    for workers in _alternate((1, 2), round_number):
+                        rows += self._describe_round(workers, sqlite_dir, postgres, round_number)
         self.results["describe"] = [row.row() for row in rows]
         say(
             "\nmedian of the rounds (by req/s); ratio = describe req/s / trivial req/s with the"
             " same workers, per round, then the median"
         )
         summary = _medians(rows)
-        for label, row in summary.items():
+        for label in sorted(summary, key=lambda label: label.rsplit(" ", 1)[1]):
+            row = summary[label]
             worker_count = label.rsplit(" ", 1)[1]
             ratios = _round_ratios(rows, label, f"trivial {worker_count}")
             ratio = statistics.median(ratios)
@@ -203,32 +210,107 @@ class Bench:
             yield url, folder
 
     def _describe_round(
-        self, workers: int, sqlite_dir: Path, postgres: tuple[str, Path] | None
+        self,
+        workers: int,
+        sqlite_dir: Path,
+        postgres: tuple[str, Path] | None,
+        round_number: int,
     ) -> list[LoadResult]:
-        rows = []
-        answer = b""
-        with running(
-            cks_service(f"sqlite-{workers}w", sqlite_dir, workers=workers, config=self.base_config),
-            "/_cks/health",
-        ) as cks:
-            script, answer = self.describe_script(cks, {}, "us-east-1", 10)
-            rows.append(self.load(f"sqlite {workers}", cks, script))
-        trivial = trivial_service(f"trivial-{workers}w", self.folder, answer, workers=workers)
-        with running(trivial) as service:
-            rows.append(self.load(f"trivial {workers}", service, script))
-        if postgres is not None:
-            url, folder = postgres
+        """One run of each variant with `workers` workers. The order turns round by round, so
+        that no variant is always the one measured right after a given other one (the trivial
+        endpoint was always measured just after the SQLite server had stopped)."""
+
+        def cks(label: str, database_url: str | None, folder: Path) -> LoadResult:
             service = cks_service(
-                f"pg-{workers}w",
+                f"{label}-{workers}w",
                 folder,
                 workers=workers,
-                database_url=url,
+                database_url=database_url,
                 config=self.base_config,
             )
-            with running(service, "/_cks/health") as cks:
-                script, _ = self.describe_script(cks, {}, "us-east-1", 10)
-                rows.append(self.load(f"postgres {workers}", cks, script))
-        return rows
+            with running(service, "/_cks/health") as started:
+                script, self._describe_answer = self.describe_script(started, {}, "us-east-1", 10)
+                return self.load(f"{label} {workers}", started, script)
+
+        def trivial() -> LoadResult:
+            # The same request as Describe's (signed POST, its body read), answered with the
+            # bytes of Describe's page.
+            answer = self._describe_answer or self._page_answer(sqlite_dir)
+            service = trivial_service(f"trivial-{workers}w", self.folder, answer, workers=workers)
+            with running(service) as started:
+                body, headers = harness.signed_request(started.port, "DescribeCustomKeyStores", {})
+                script = harness.wrk_script(self.folder, body, headers)
+                return self.load(f"trivial {workers}", started, script)
+
+        variants: list[Callable[[], LoadResult]] = [
+            lambda: cks("sqlite", None, sqlite_dir),
+            trivial,
+        ]
+        if postgres is not None:
+            url, folder = postgres
+            variants.append(lambda: cks("postgres", url, folder))
+        turn = round_number % len(variants)
+        return [variant() for variant in variants[turn:] + variants[:turn]]
+
+    def _page_answer(self, sqlite_dir: Path) -> bytes:
+        """Describe's answer for the 10-store page, from a server started for it."""
+        service = cks_service("answer", sqlite_dir, config=self.base_config)
+        with running(service, "/_cks/health") as started:
+            _, answer = self.describe_script(started, {}, "us-east-1", 10)
+        return answer
+
+    def reference(self) -> None:
+        """The trivial endpoint measured in the ways a reference could be measured."""
+        say("\n## reference: the trivial endpoint, run after run and request by request")
+        answer = self._page_answer_once()
+        get_script = self.folder / "get.lua"
+        get_script.write_text(harness.LUA_DONE)  # no request set: wrk's own GET /
+
+        def post(started: Service) -> Path:
+            body, headers = harness.signed_request(started.port, "DescribeCustomKeyStores", {})
+            return harness.wrk_script(self.folder, body, headers)
+
+        def variant(workers: int, kind: str) -> list[LoadResult]:
+            env = {} if kind == "read" else {trivial_app.SKIP_BODY_VARIABLE: "1"}
+            service = trivial_service(
+                f"reference-{kind}-{workers}w", self.folder, answer, workers=workers, env=env
+            )
+            with running(service) as started:
+                if kind == "get":
+                    return [self.load(f"GET, body not read, {workers}", started, get_script)]
+                script = post(started)
+                if kind == "skip":
+                    return [self.load(f"POST, body not read, {workers}", started, script)]
+                first = self.load(f"POST, body read, 1st run, {workers}", started, script)
+                return [first, self.load(f"POST, body read, 2nd run, {workers}", started, script)]
+
+        rows: list[LoadResult] = []
+        kinds = ["read", "skip", "get"]
+        for round_number in range(self.args.rounds):
+            say(f"round {round_number + 1}")
+            for workers in _alternate((1, 2), round_number):
+                turn = round_number % len(kinds)
+                for kind in kinds[turn:] + kinds[:turn]:
+                    rows += variant(workers, kind)
+        self.results["reference"] = [row.row() for row in rows]
+        say("\nmedian of the rounds (by req/s); ratio to the 2nd POST run, per round, then median")
+        summary = _medians(rows)
+        for label in sorted(summary, key=lambda label: label.rsplit(" ", 1)[1]):
+            row = summary[label]
+            worker_count = label.rsplit(" ", 1)[1]
+            ratios = _round_ratios(rows, label, f"POST, body read, 2nd run, {worker_count}")
+            say(
+                f"  {label:<28} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
+                f"  {row.cpu_us_per_request:4.0f} us CPU/req"
+                f"  ratio {statistics.median(ratios):5.2f} (rounds: {_join(ratios, '.2f')})"
+            )
+
+    def _page_answer_once(self) -> bytes:
+        if not self._describe_answer:
+            with self.database("sqlite", "answer") as (_, folder):
+                self.ten_store_page(None, folder / "data").close()
+                self._describe_answer = self._page_answer(folder)
+        return self._describe_answer
 
     def ceiling(self) -> None:
         """What the stack leaves for a handler: the trivial endpoint with extra work added."""
@@ -497,6 +579,11 @@ def _medians(rows: list[LoadResult]) -> dict[str, LoadResult]:
     return out
 
 
+def _alternate(items: tuple[int, ...], round_number: int) -> tuple[int, ...]:
+    """`items` in odd rounds, reversed in even ones."""
+    return items if round_number % 2 == 0 else items[::-1]
+
+
 def _postgres_ok() -> bool:
     try:
         import psycopg
@@ -513,6 +600,7 @@ def _print_result(row: LoadResult) -> None:
         f"  max {row.max_ms:7.2f} ms  {row.cpu_us_per_request:5.0f} us CPU/req"
         f"  errors {row.errors}"
         f"  RSS MiB idle {_mib(row.rss_idle_mib)} peak {_mib(row.rss_peak_mib)}"
+        f"  machine idle {row.machine_idle:.0%} load {row.load_average:.1f}"
     )
 
 
@@ -589,6 +677,7 @@ def main() -> int:
             say("PostgreSQL is not reachable: its variants are left out")
         steps: dict[str, Callable[[], None]] = {
             "describe": bench.describe,
+            "reference": bench.reference,
             "ceiling": bench.ceiling,
             "stack": bench.stack,
             "size": bench.size,

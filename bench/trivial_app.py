@@ -26,6 +26,7 @@ from typing import Any
 BODY_VARIABLE = "CKS_BENCH_BODY_FILE"
 BUSY_VARIABLE = "CKS_BENCH_BUSY_US"
 LISTING_VARIABLE = "CKS_BENCH_LISTING_DIR"
+SKIP_BODY_VARIABLE = "CKS_BENCH_SKIP_BODY"
 _DEFAULT_BODY = b'{"CustomKeyStores":[],"Truncated":false}'
 _HEADERS = [("content-type", "application/x-amz-json-1.1")]
 _RAW_HEADERS = [(b"content-type", b"application/x-amz-json-1.1")]
@@ -63,9 +64,11 @@ class RsgiApp:
     def __init__(self) -> None:
         self.body = _body()
         self.work = _extra_work()
+        self.read_body = not os.environ.get(SKIP_BODY_VARIABLE)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
-        await protocol()
+        if self.read_body:
+            await protocol()
         if self.work is not None:
             self.work()
         protocol.response_bytes(200, _HEADERS, self.body)
