@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -86,11 +87,12 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     workers: int = 1
+    tls: bool = False  # serves HTTPS (the XKS proxy); the readiness probe does not verify it
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str = "/", timeout: float = 30.0) -> Service:
         log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
@@ -109,7 +111,8 @@ class Service:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early (log: {self.log_path})")
             try:
-                with urllib.request.urlopen(self.url + ready_path, timeout=1):
+                context = ssl._create_unverified_context() if self.tls else None
+                with urllib.request.urlopen(self.url + ready_path, timeout=1, context=context):
                     break
             except urllib.error.HTTPError:
                 break  # it answers
@@ -167,11 +170,15 @@ class Service:
 
 
 def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of the group still runs (zombies, reaped or not, do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # pgrp, state
+            return True
+    return False
 
 
 def listening_sockets(port: int) -> int:
@@ -280,6 +287,32 @@ def signed_request(
     return body, headers
 
 
+def signed_post(
+    port: int,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    service: str,
+    access_key_id: str = ACCESS_KEY,
+    secret: str = SECRET,
+    region: str = "us-east-1",
+) -> dict[str, str]:
+    """The headers of a POST to 127.0.0.1:port/path signed now for `service`."""
+    return sigv4_sign.sign(
+        method="POST",
+        host=f"127.0.0.1:{port}",
+        path=path,
+        headers=headers,
+        body=body,
+        access_key_id=access_key_id,
+        secret=secret,
+        region=region,
+        service=service,
+        now=time.time(),
+    )
+
+
 def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/", data=body, headers=headers, method="POST"
@@ -338,6 +371,7 @@ class LoadResult:
     # idle one are not comparable (docs/benchmarks.md, "The trivial endpoint as a reference").
     machine_idle: float = 0.0
     load_average: float = 0.0
+    others_cpu_us_per_request: float = 0.0
 
     def row(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -368,14 +402,20 @@ def load(
     threads: int = 2,
     seconds: float = 8.0,
     warmup: float = 2.0,
+    path: str = "/",
+    others: tuple[Service, ...] = (),
 ) -> LoadResult:
-    """wrk against the service: a warm-up run, then the measured run (CPU and RSS sampled)."""
+    """wrk against the service: a warm-up run, then the measured run (CPU and RSS sampled).
+
+    `others`: services the requests also reach (the XKS proxy behind cks); their CPU per
+    request is reported apart."""
     base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "-s", str(script)]
+    url = service.url + path
     workers = service.worker_pids()
     idle = [rss_mib(pid) for pid in workers]
     if warmup:
         subprocess.run(
-            [*base, f"-d{max(1, round(warmup))}s", service.url],
+            [*base, f"-d{max(1, round(warmup))}s", url],
             capture_output=True,
             check=True,
             timeout=60,
@@ -383,15 +423,18 @@ def load(
     sampler = _RssSampler(workers)
     sampler.start()
     cpu_before = cpu_seconds(service.pids())
+    other_pids = [pid for other in others for pid in other.pids()]
+    others_before = cpu_seconds(other_pids)
     machine_before = machine_times()
     done = subprocess.run(
-        [*base, f"-d{max(1, round(seconds))}s", service.url],
+        [*base, f"-d{max(1, round(seconds))}s", url],
         capture_output=True,
         text=True,
         check=True,
         timeout=seconds + 60,
     )
     cpu_after = cpu_seconds(service.pids())
+    others_after = cpu_seconds(other_pids)
     machine_after = machine_times()
     sampler.stopped.set()
     sampler.join()
@@ -414,6 +457,7 @@ def load(
         rss_idle_mib=idle,
         rss_peak_mib=sampler.peak,
         machine_idle=_idle_share(machine_before, machine_after),
+        others_cpu_us_per_request=(others_after - others_before) * 1e6 / max(requests, 1),
         load_average=load_average(),
     )
 
@@ -430,3 +474,48 @@ def _idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+# -- summaries ---------------------------------------------------------------------------------
+
+
+def medians(rows: list[LoadResult]) -> dict[str, LoadResult]:
+    """Per label, the run with the median req/s (the lower middle one for an even count)."""
+    labels = list(dict.fromkeys(row.label for row in rows))
+    out = {}
+    for label in labels:
+        runs = sorted((row for row in rows if row.label == label), key=lambda row: row.rps)
+        out[label] = runs[(len(runs) - 1) // 2]
+    return out
+
+
+def round_ratios(rows: list[LoadResult], label: str, reference: str) -> list[float]:
+    """req/s of `label` over req/s of `reference`, round by round (rows are in round order)."""
+    return [
+        mine.rps / theirs.rps
+        for mine, theirs in zip(
+            [r for r in rows if r.label == label],
+            [r for r in rows if r.label == reference],
+            strict=True,
+        )
+    ]
+
+
+def join(values: list[float], spec: str) -> str:
+    return ", ".join(format(value, spec) for value in values)
+
+
+def print_result(row: LoadResult) -> None:
+    others = f" + {row.others_cpu_us_per_request:.0f} us" if row.others_cpu_us_per_request else ""
+    print(
+        f"  {row.label:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:6.2f}  p99 {row.p99_ms:6.2f}"
+        f"  max {row.max_ms:7.2f} ms  {row.cpu_us_per_request:5.0f}{others} us CPU/req"
+        f"  errors {row.errors}"
+        f"  RSS MiB idle {_mib(row.rss_idle_mib)} peak {_mib(row.rss_peak_mib)}"
+        f"  machine idle {row.machine_idle:.0%} load {row.load_average:.1f}",
+        flush=True,
+    )
+
+
+def _mib(values: list[float]) -> str:
+    return "/".join(f"{value:.0f}" for value in values)

@@ -18,6 +18,9 @@ Sections (docs/benchmarks.md explains each and records the figures):
   connect   external key store connects per second against a test proxy
   hotpath   with --baseline DIR: the describe figure of another checkout (before the profiling
             work) and of this one, side by side
+  crypto    Encrypt/Decrypt with an XKS key (vs the same XKS proxy called directly, 16
+            connections), a CloudHSM key and an AWS_KMS key (vs the trivial endpoint), 1 and 2
+            workers (bench/crypto_bench.py)
   xks-proxy   the bundled XKS proxy (bench/xks_proxy_bench.py, its own section of the docs)
   xks-client  the KMS side's XKS key client (bench/xks_client_bench.py, its own section)
   cli-startup `cks kms` vs `aws kms` start-up (bench/cli_startup.py, its own section)
@@ -46,6 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import crypto_bench
 import harness
 import seed
 import trivial_app
@@ -65,6 +69,7 @@ SECTIONS = (
     "size",
     "connect",
     "hotpath",
+    "crypto",
     "xks-proxy",
     "xks-client",
     "cli-startup",
@@ -136,7 +141,7 @@ class Bench:
             seconds=self.args.seconds,
             warmup=self.args.warmup,
         )
-        _print_result(result)
+        harness.print_result(result)
         return result
 
     def describe_script(
@@ -178,19 +183,19 @@ class Bench:
             "\nmedian of the rounds (by req/s); ratio = describe req/s / trivial req/s with the"
             " same workers, per round, then the median"
         )
-        summary = _medians(rows)
+        summary = harness.medians(rows)
         for label in sorted(summary, key=lambda label: label.rsplit(" ", 1)[1]):
             row = summary[label]
             worker_count = label.rsplit(" ", 1)[1]
-            ratios = _round_ratios(rows, label, f"trivial {worker_count}")
+            ratios = harness.round_ratios(rows, label, f"trivial {worker_count}")
             ratio = statistics.median(ratios)
             # The tail moves more between rounds than the throughput: its own median.
             p99s = [r.p99_ms for r in rows if r.label == label]
             say(
                 f"  {label:<12} {row.rps:>8.0f} req/s  p50 {row.p50_ms:6.2f}"
-                f"  p99 {statistics.median(p99s):6.2f} ms (rounds: {_join(p99s, '.1f')})"
+                f"  p99 {statistics.median(p99s):6.2f} ms (rounds: {harness.join(p99s, '.1f')})"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req  ratio {ratio:6.1%}"
-                f" (rounds: {_join(ratios, '.0%')})"
+                f" (rounds: {harness.join(ratios, '.0%')})"
             )
             self.results.setdefault("describe_summary", {})[label] = {
                 **row.row(),
@@ -294,15 +299,15 @@ class Bench:
                     rows += variant(workers, kind)
         self.results["reference"] = [row.row() for row in rows]
         say("\nmedian of the rounds (by req/s); ratio to the 2nd POST run, per round, then median")
-        summary = _medians(rows)
+        summary = harness.medians(rows)
         for label in sorted(summary, key=lambda label: label.rsplit(" ", 1)[1]):
             row = summary[label]
             worker_count = label.rsplit(" ", 1)[1]
-            ratios = _round_ratios(rows, label, f"POST, body read, 2nd run, {worker_count}")
+            ratios = harness.round_ratios(rows, label, f"POST, body read, 2nd run, {worker_count}")
             say(
                 f"  {label:<28} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req"
-                f"  ratio {statistics.median(ratios):5.2f} (rounds: {_join(ratios, '.2f')})"
+                f"  ratio {statistics.median(ratios):5.2f} (rounds: {harness.join(ratios, '.2f')})"
             )
 
     def _page_answer_once(self) -> bytes:
@@ -347,9 +352,9 @@ class Bench:
         say(
             "\nmedian of the rounds (by req/s); ratio to the trivial endpoint with the same workers"
         )
-        for label, row in _medians(rows).items():
+        for label, row in harness.medians(rows).items():
             worker_count = label.rsplit(" ", 1)[1]
-            ratios = _round_ratios(rows, label, f"trivial, {worker_count}")
+            ratios = harness.round_ratios(rows, label, f"trivial, {worker_count}")
             say(
                 f"  {label:<16} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req"
@@ -376,7 +381,7 @@ class Bench:
                     rows.append(self.load(f"{server} {interface}", started, script))
         self.results["stack"] = [row.row() for row in rows]
         say("\nmedian of the rounds (by req/s)")
-        for label, row in _medians(rows).items():
+        for label, row in harness.medians(rows).items():
             say(
                 f"  {label:<14} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req"
@@ -408,7 +413,7 @@ class Bench:
                             rows.append(self.load(f"{label} {workers}", cks, script))
         self.results["hotpath"] = [row.row() for row in rows]
         say("\nmedian of the rounds (by req/s)")
-        for label, row in _medians(rows).items():
+        for label, row in harness.medians(rows).items():
             say(
                 f"  {label:<10} {row.rps:>8.0f} req/s  p99 {row.p99_ms:6.2f} ms"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req"
@@ -569,16 +574,6 @@ def _wait_settled(store: Any, timeout: float) -> dict[str, int]:
         time.sleep(0.02)
 
 
-def _medians(rows: list[LoadResult]) -> dict[str, LoadResult]:
-    """Per label, the run with the median req/s (the lower middle one for an even count)."""
-    labels = list(dict.fromkeys(row.label for row in rows))
-    out = {}
-    for label in labels:
-        runs = sorted((row for row in rows if row.label == label), key=lambda row: row.rps)
-        out[label] = runs[(len(runs) - 1) // 2]
-    return out
-
-
 def _alternate(items: tuple[int, ...], round_number: int) -> tuple[int, ...]:
     """`items` in odd rounds, reversed in even ones."""
     return items if round_number % 2 == 0 else items[::-1]
@@ -592,36 +587,6 @@ def _postgres_ok() -> bool:
             return True
     except Exception:
         return False
-
-
-def _print_result(row: LoadResult) -> None:
-    say(
-        f"  {row.label:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:6.2f}  p99 {row.p99_ms:6.2f}"
-        f"  max {row.max_ms:7.2f} ms  {row.cpu_us_per_request:5.0f} us CPU/req"
-        f"  errors {row.errors}"
-        f"  RSS MiB idle {_mib(row.rss_idle_mib)} peak {_mib(row.rss_peak_mib)}"
-        f"  machine idle {row.machine_idle:.0%} load {row.load_average:.1f}"
-    )
-
-
-def _round_ratios(rows: list[LoadResult], label: str, reference: str) -> list[float]:
-    """req/s of `label` over req/s of `reference`, round by round (rows are in round order)."""
-    return [
-        mine.rps / theirs.rps
-        for mine, theirs in zip(
-            [r for r in rows if r.label == label],
-            [r for r in rows if r.label == reference],
-            strict=True,
-        )
-    ]
-
-
-def _join(values: list[float], spec: str) -> str:
-    return ", ".join(format(value, spec) for value in values)
-
-
-def _mib(values: list[float]) -> str:
-    return "/".join(f"{value:.0f}" for value in values)
 
 
 def _environment() -> dict[str, Any]:
@@ -646,6 +611,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument(
+        "--xks-connections", type=int, default=16, help="crypto section: XKS key and proxy runs"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="repetitions of each comparison")
     parser.add_argument("--stores", type=int, default=1_000_000, help="big database size")
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts of the filler")
@@ -683,6 +651,7 @@ def main() -> int:
             "size": bench.size,
             "connect": bench.connect,
             "hotpath": bench.hotpath,
+            "crypto": lambda: crypto_bench.run(bench),
             "xks-proxy": bench.xks_proxy,
             "xks-client": bench.xks_client,
             "cli-startup": bench.cli_startup,
