@@ -139,7 +139,16 @@ def create_keys(cks: Service, folder: Path) -> dict[str, str]:
     quickstart = [harness.PYTHON, "-m", "kmscks", "cloudhsm", "--endpoint-url", cks.url]
     quickstart += ["--region", "us-east-1", "quickstart", "--password", HSM_PASSWORD]
     quickstart += ["--trust-anchor-file", str(anchor)]
-    done = subprocess.run(quickstart, capture_output=True, text=True, timeout=120, check=True)
+    credentials = {"AWS_ACCESS_KEY_ID": harness.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": harness.SECRET}
+    done = subprocess.run(
+        quickstart,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **credentials},
+    )
+    if done.returncode:
+        raise RuntimeError(f"cks cloudhsm quickstart: {done.returncode} {done.stderr[-500:]}")
     cluster_id = done.stdout.split("ClusterId:", 1)[1].split()[0]
     hsm_store = call(
         cks.port,

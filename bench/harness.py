@@ -506,7 +506,7 @@ def join(values: list[float], spec: str) -> str:
 
 
 def print_result(row: LoadResult) -> None:
-    others = f" + {row.others_cpu_us_per_request:.0f} us" if row.others_cpu_us_per_request else ""
+    others = f" + {row.others_cpu_us_per_request:.0f}" if row.others_cpu_us_per_request else ""
     print(
         f"  {row.label:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:6.2f}  p99 {row.p99_ms:6.2f}"
         f"  max {row.max_ms:7.2f} ms  {row.cpu_us_per_request:5.0f}{others} us CPU/req"
