@@ -37,7 +37,9 @@ def ready_cluster(store: SqlStore, cache_size: int) -> tuple[ClusterKeys, str]:
     control = ControlPlane(store, CloudHsmSettings(transition_ms=0), Sealer(os.urandom(32)))
     keys = ClusterKeys(control, cache_size)
     admin = CloudHsmAdmin(control, keys)
-    caller = Caller(OWNER.account_id, OWNER.region)
+    caller = Caller(
+        OWNER.account_id, OWNER.region, f"arn:aws:iam::{OWNER.account_id}:root", "bench"
+    )
     subnets = ["subnet-00000000000000001", "subnet-00000000000000002"]
     cluster = control.create_cluster(OWNER, "hsm2m.medium", subnets, None, "FIPS")
     control.create_hsm(OWNER, cluster.cluster_id, "us-east-1a", None)

@@ -181,7 +181,8 @@ class Bench:
         self.results["describe"] = [row.row() for row in rows]
         say(
             "\nmedian of the rounds (by req/s); ratio = describe req/s / trivial req/s with the"
-            " same workers, per round, then the median"
+            " same workers, per round, then the median; 'to fixed': to the endpoint that does not"
+            " read the body"
         )
         summary = harness.medians(rows)
         for label in sorted(summary, key=lambda label: label.rsplit(" ", 1)[1]):
@@ -189,6 +190,7 @@ class Bench:
             worker_count = label.rsplit(" ", 1)[1]
             ratios = harness.round_ratios(rows, label, f"trivial {worker_count}")
             ratio = statistics.median(ratios)
+            fixed = harness.round_ratios(rows, label, f"fixed {worker_count}")
             # The tail moves more between rounds than the throughput: its own median.
             p99s = [r.p99_ms for r in rows if r.label == label]
             say(
@@ -196,11 +198,13 @@ class Bench:
                 f"  p99 {statistics.median(p99s):6.2f} ms (rounds: {harness.join(p99s, '.1f')})"
                 f"  {row.cpu_us_per_request:4.0f} us CPU/req  ratio {ratio:6.1%}"
                 f" (rounds: {harness.join(ratios, '.0%')})"
+                f"  to fixed {statistics.median(fixed):6.1%} (rounds: {harness.join(fixed, '.0%')})"
             )
             self.results.setdefault("describe_summary", {})[label] = {
                 **row.row(),
                 "p99_ms_median_of_rounds": statistics.median(p99s),
                 "ratio_to_trivial": ratio,
+                "ratio_to_fixed": statistics.median(fixed),
             }
 
     @contextmanager
@@ -237,19 +241,22 @@ class Bench:
                 script, self._describe_answer = self.describe_script(started, {}, "us-east-1", 10)
                 return self.load(f"{label} {workers}", started, script)
 
-        def trivial() -> LoadResult:
-            # The same request as Describe's (signed POST, its body read), answered with the
-            # bytes of Describe's page.
+        def trivial(label: str, env: dict[str, str]) -> LoadResult:
+            # The same request as Describe's (signed POST), answered with the bytes of
+            # Describe's page; `fixed` does not read the request's body (cks must).
             answer = self._describe_answer or self._page_answer(sqlite_dir)
-            service = trivial_service(f"trivial-{workers}w", self.folder, answer, workers=workers)
+            service = trivial_service(
+                f"{label}-{workers}w", self.folder, answer, workers=workers, env=env
+            )
             with running(service) as started:
                 body, headers = harness.signed_request(started.port, "DescribeCustomKeyStores", {})
                 script = harness.wrk_script(self.folder, body, headers)
-                return self.load(f"trivial {workers}", started, script)
+                return self.load(f"{label} {workers}", started, script)
 
         variants: list[Callable[[], LoadResult]] = [
             lambda: cks("sqlite", None, sqlite_dir),
-            trivial,
+            lambda: trivial("trivial", {}),
+            lambda: trivial("fixed", {trivial_app.SKIP_BODY_VARIABLE: "1"}),
         ]
         if postgres is not None:
             url, folder = postgres
