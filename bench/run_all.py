@@ -1,6 +1,6 @@
 """Every cks benchmark in one run, side by side on this machine; prints every figure.
 
-    .venv/bin/python bench/run_all.py            # what `make bench` runs (about 8 minutes)
+    .venv/bin/python bench/run_all.py            # what `make bench` runs (about 30 minutes)
     .venv/bin/python bench/run_all.py --quick    # shorter runs, 100,000 filler stores
     .venv/bin/python bench/run_all.py --only describe,stack --json results.json
 
