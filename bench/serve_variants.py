@@ -39,7 +39,22 @@ def _service(
     if cpus is not None:
         args = ["taskset", "-c", cpus, *args]
     port = int(args[args.index("--port") + 1])
-    return Service(name, args, port, log_path=folder / f"{name}.log")
+    # How many workers will listen (the harness waits for each): the last --workers, else
+    # cks serve's default of one per core it may use.
+    if "--workers" in args:
+        count = int(args[len(args) - args[::-1].index("--workers")])
+    else:
+        count = len(_cpu_list(cpus)) if cpus is not None else len(os.sched_getaffinity(0))
+    return Service(name, args, port, log_path=folder / f"{name}.log", workers=count)
+
+
+def _cpu_list(cpus: str) -> set[int]:
+    """The CPUs of a taskset list such as "0", "0,1" or "0-1"."""
+    found: set[int] = set()
+    for part in cpus.split(","):
+        first, _, last = part.partition("-")
+        found.update(range(int(first), int(last or first) + 1))
+    return found
 
 
 def main() -> int:

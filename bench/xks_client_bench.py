@@ -121,7 +121,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="xks-client-bench-") as tmp:
         directory = Path(tmp)
-        process, port = proxy_bench._start(directory, None, args.plain)
+        process, port = proxy_bench._start(directory, dict(os.environ), args.plain, pkcs11=False)
         try:
             for concurrency in args.concurrency:
                 for mode in modes:
