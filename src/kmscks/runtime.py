@@ -36,7 +36,6 @@ from kmscks.service.crypto import CryptoOperations
 from kmscks.service.crypto_backends import ClusterCrypto, ProxyCrypto
 from kmscks.service.custom_key_stores import KeyStoreService
 from kmscks.service.diagnostics import DIAGNOSTICS_MODEL, DIAGNOSTICS_OPERATIONS, Diagnostics
-from kmscks.service.key_backends import ProxyExternalKeys
 from kmscks.service.key_deletion import KeyDeletionWorker
 from kmscks.service.keys import KeyService
 from kmscks.service.secrets import Sealer, derive_key, load_master_key
@@ -112,18 +111,20 @@ def build_process(options: ServeOptions) -> Process:
     )
     worker_ref.append(worker)
     deletions = KeyDeletionWorker(store, cloudhsm_keys.delete_backing_key)
+    # One adapter of the XKS key client: CreateKey's GetKeyMetadata and the crypto calls.
+    proxy_keys = ProxyCrypto(xks.keys, service.proxy_settings)
     keys = KeyService(
         store=store,
         config=config,
         sealer=sealer,
         markers=MarkerCodec(derive_key(master_key, "key-marker-v1")),
         cloudhsm_keys=cloudhsm_keys,
-        external_keys=ProxyExternalKeys(xks.keys, service.proxy_settings),
+        external_keys=proxy_keys,
         wake_deletion=deletions.wake,
     )
     crypto = CryptoOperations(
         keys,
-        ProxyCrypto(xks.keys, service.proxy_settings),
+        proxy_keys,
         ClusterCrypto(cloudhsm_keys, store.get),
         store_quota=_store_quota(config.crypto_requests_per_second),
     )

@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kmscks.caller import Caller
 from kmscks.connectors.cloudhsm_keys import CloudHsmKeyConnector
 from kmscks.connectors.xks_key_errors import XksKeyError
-from kmscks.connectors.xks_keys import ProxyCiphertext, RequestMetadata, XksKeyClient
+from kmscks.connectors.xks_keys import (
+    ExternalKeyMetadata,
+    ProxyCiphertext,
+    RequestMetadata,
+    XksKeyClient,
+)
 from kmscks.connectors.xks_transport import ProxySettings
 from kmscks.errors import ServiceError
 from kmscks.service.base import not_found
@@ -25,13 +31,27 @@ from kmscks.store.records import StoreRecord
 
 
 class ProxyCrypto:
-    """Encrypt and Decrypt of an external key through its store's proxy (contract §8.2)."""
+    """An external key store's proxy as the key operations reach it: GetKeyMetadata for
+    CreateKey (service/key_backends.py's ExternalKeys), Encrypt and Decrypt for the crypto
+    operations (contract §8.2)."""
 
     def __init__(
         self, client: XksKeyClient, proxy_settings: Callable[[StoreRecord], ProxySettings]
     ) -> None:
         self._client = client
         self._proxy_settings = proxy_settings
+
+    async def get_key_metadata(
+        self, store: StoreRecord, xks_key_id: str, caller: Caller
+    ) -> ExternalKeyMetadata:
+        # CreateKey has no key ARN yet: kmsKeyArn is absent (contract §3.3).
+        meta = RequestMetadata(caller.principal_arn, "CreateKey", caller.request_id)
+        try:
+            return await self._client.get_key_metadata(
+                self._proxy_settings(store), store.region, xks_key_id, meta
+            )
+        except XksKeyError as failure:
+            raise failure.to_service_error(for_create=True)
 
     def _target(self, key: KeyInUse) -> tuple[ProxySettings, str, str]:
         store = key.store

@@ -1,22 +1,18 @@
-"""What the key lifecycle needs from the backing stores: the interfaces, and the adapter that
-reaches an external key store's proxy.
+"""What the key lifecycle needs from the backing stores: the interfaces.
 
 service layer. CreateKey's type-specific work (contract §3.3) and the deletion at the end of the
 waiting period (§5.5) reach the CloudHSM cluster and the XKS proxy only through these two
 Protocols; runtime.py binds the connectors (connectors/cloudhsm_keys.py answers
-CloudHsmBackingKeys as it is; ProxyExternalKeys wraps connectors/xks_keys.py). Must not import
-kmscks.api.
+CloudHsmBackingKeys as it is; crypto_backends.ProxyCrypto, the one adapter of the XKS key
+client, answers ExternalKeys). Must not import kmscks.api.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from kmscks.caller import Caller
-from kmscks.connectors.xks_key_errors import XksKeyError
-from kmscks.connectors.xks_keys import ExternalKeyMetadata, RequestMetadata, XksKeyClient
-from kmscks.connectors.xks_transport import ProxySettings
+from kmscks.connectors.xks_keys import ExternalKeyMetadata
 from kmscks.store.records import StoreRecord
 
 
@@ -42,25 +38,3 @@ class ExternalKeys(Protocol):
         """The proxy's GetKeyMetadata for CreateKey, checked (an enabled AES_256 key for
         ENCRYPT and DECRYPT); a failure raises the CreateKey exception of the contract's §8.4
         table."""
-
-
-class ProxyExternalKeys:
-    """ExternalKeys over the XKS key client, with the store's (unsealed) proxy settings."""
-
-    def __init__(
-        self, client: XksKeyClient, proxy_settings: Callable[[StoreRecord], ProxySettings]
-    ) -> None:
-        self._client = client
-        self._proxy_settings = proxy_settings
-
-    async def get_key_metadata(
-        self, store: StoreRecord, xks_key_id: str, caller: Caller
-    ) -> ExternalKeyMetadata:
-        # CreateKey has no key ARN yet: kmsKeyArn is absent (contract §3.3).
-        meta = RequestMetadata(caller.principal_arn, "CreateKey", caller.request_id)
-        try:
-            return await self._client.get_key_metadata(
-                self._proxy_settings(store), store.region, xks_key_id, meta
-            )
-        except XksKeyError as failure:
-            raise failure.to_service_error(for_create=True)
