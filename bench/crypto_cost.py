@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import pstats
 import statistics
 import sys
@@ -70,15 +69,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         (folder / "data").mkdir()
-        master = "[server]\nmaster_key = \"" + "A" * 43 + "=\"\n"
+        master = '[server]\nmaster_key = "' + "A" * 43 + '="\n'
         proxy_dir = folder / "proxy"
         with running(crypto_bench.proxy_service(proxy_dir)) as proxy:
             config = crypto_bench.cks_config(master, proxy, proxy_dir)
             with running(cks_service("setup", folder, config=config), "/_cks/health") as cks:
                 keys = crypto_bench.create_keys(cks, folder)
-                blob = crypto_bench.call(cks.port, "Encrypt", **crypto_bench.encrypt_params(keys["xks"]))[
-                    "CiphertextBlob"
-                ]
+                blob = crypto_bench.call(
+                    cks.port, "Encrypt", **crypto_bench.encrypt_params(keys["xks"])
+                )["CiphertextBlob"]
                 port = cks.port
             options = ServeOptions(str(folder / "data"), config_path=str(folder / "setup.toml"))
             process = build_process(options)
@@ -86,14 +85,16 @@ def main() -> None:
                 kind: harness.signed_request(port, operation, params)
                 for kind, (operation, params) in requests(keys, blob).items()
             }
-            loop = asyncio.new_event_loop() if not os.environ.get("UVLOOP") else __import__("uvloop").new_event_loop()
+            loop = (
+                asyncio.new_event_loop()
+                if not os.environ.get("UVLOOP")
+                else __import__("uvloop").new_event_loop()
+            )
             if args.profile:
                 loop.run_until_complete(_measure(process.handler, signed[args.profile], 200))
                 profile = cProfile.Profile()
                 profile.enable()
-                loop.run_until_complete(
-                    _measure(process.handler, signed[args.profile], args.calls)
-                )
+                loop.run_until_complete(_measure(process.handler, signed[args.profile], args.calls))
                 profile.disable()
                 pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(35)
                 return

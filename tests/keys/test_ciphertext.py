@@ -6,6 +6,7 @@ import os
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmscks.errors import ServiceError
 from kmscks.service import ciphertext as ct
@@ -17,7 +18,7 @@ def _kms_blob(plaintext: bytes, context: dict[str, str] | None = None) -> tuple[
     material = os.urandom(32)
     head = ct.header(ct.KIND_AWS_KMS, KEY_ID)
     iv, tag, body = ct.split_gcm(
-        ct.seal_inner(material, plaintext, ct.associated_data(head, context))
+        ct.seal_inner(AESGCM(material), plaintext, ct.associated_data(head, context))
     )
     return material, ct.gcm_blob(head, iv, tag, body)
 
@@ -28,9 +29,10 @@ def test_a_kms_blob_round_trips_and_names_its_key() -> None:
     assert (parsed.kind, parsed.key_id) == (ct.KIND_AWS_KMS, KEY_ID)
     aad = ct.associated_data(parsed.header, {"purpose": "test"})
     inner = ct.join_gcm(parsed.iv, parsed.tag, parsed.ciphertext)
-    assert ct.open_inner(material, inner, aad) == b"secret"
+    assert ct.open_inner(AESGCM(material), inner, aad) == b"secret"
     assert (
-        ct.open_inner(material, inner, ct.associated_data(parsed.header, {"purpose": "x"})) is None
+        ct.open_inner(AESGCM(material), inner, ct.associated_data(parsed.header, {"purpose": "x"}))
+        is None
     )
 
 
@@ -47,7 +49,7 @@ def test_sizes_stay_within_the_model_and_the_proxy_limits() -> None:
     _, blob = _kms_blob(os.urandom(4096))
     assert len(blob) == 22 + 12 + 16 + 4096
     head = ct.header(ct.KIND_XKS, KEY_ID)
-    inner = ct.seal_inner(os.urandom(32), os.urandom(4096), ct.associated_data(head, None))
+    inner = ct.seal_inner(AESGCM(os.urandom(32)), os.urandom(4096), ct.associated_data(head, None))
     assert len(inner) == 4096 + 28 <= 4300
     largest = ct.xks_blob(head, os.urandom(16), os.urandom(16), os.urandom(20), inner)
     assert len(largest) == 4200 <= 6144
@@ -70,7 +72,7 @@ def test_sizes_stay_within_the_model_and_the_proxy_limits() -> None:
 )
 def test_broken_framing_is_an_invalid_ciphertext_with_no_message(mangle) -> None:  # type: ignore[no-untyped-def]
     head = ct.header(ct.KIND_XKS, KEY_ID)
-    inner = ct.seal_inner(os.urandom(32), b"data", ct.associated_data(head, None))
+    inner = ct.seal_inner(AESGCM(os.urandom(32)), b"data", ct.associated_data(head, None))
     blob = ct.xks_blob(head, os.urandom(12), os.urandom(16), b"", inner)
     ct.parse(blob)
     with pytest.raises(ServiceError) as raised:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmscks.caller import Caller
 from kmscks.config import ServerConfig
@@ -53,7 +54,11 @@ def test_resolve_by_id_and_the_material(tmp_path: Path) -> None:
     )
     material = keys.key_material(found.key)
     assert len(material) == 32
-    assert keys.material(found) == material
+    # The cipher of the material, made once per process and reused.
+    iv = os.urandom(12)
+    sealed_once = keys.cipher(found).encrypt(iv, b"data", None)
+    assert AESGCM(material).decrypt(iv, sealed_once, None) == b"data"
+    assert keys.cipher(found) is keys.cipher(found)
     # Sealed at rest: neither the material nor its base64 is in the row.
     sealed = found.key.material_sealed or ""
     assert material.hex() not in sealed and base64.b64encode(material).decode() not in sealed

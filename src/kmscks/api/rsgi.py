@@ -83,8 +83,10 @@ class RsgiApp:
         self._tick = 0
         self._held = 0  # bytes of the buffer budget taken by the bodies being read
         self._watchdog: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
         self._watchdog = loop.create_task(self._watch_reads())
         self._on_start(loop)
 
@@ -133,7 +135,8 @@ class RsgiApp:
         length = None if announced is None else int(announced)
         if length is not None and length > self._limits.max_bytes:
             raise _TooLarge  # answered before the body is read: a 1 TB claim costs nothing
-        task = asyncio.current_task()
+        # With the loop given, current_task skips get_running_loop's per-call getpid().
+        task = asyncio.current_task(self._loop)
         assert task is not None
         held = [0]  # of the buffer budget, given back when the body is read or refused
         self._reads[task] = self._tick

@@ -165,7 +165,7 @@ class CryptoOperations:
                 caller, self._keys.cluster_id(key), key.arn, plaintext, aad
             )
             return blobs.gcm_blob(head, iv, tag, body)
-        inner = blobs.seal_inner(self._keys.material(key), plaintext, aad)
+        inner = blobs.seal_inner(self._keys.cipher(key), plaintext, aad)
         if key.origin == "AWS_KMS":
             return blobs.gcm_blob(head, *blobs.split_gcm(inner))
         iv, tag, metadata, outer = await self._xks.encrypt(caller, key, operation, inner, aad)
@@ -194,12 +194,12 @@ class CryptoOperations:
             )
         if key.origin == "AWS_KMS":
             inner = blobs.join_gcm(parsed.iv, parsed.tag, parsed.ciphertext)
-            plaintext = blobs.open_inner(self._keys.material(key), inner, aad)
+            plaintext = blobs.open_inner(self._keys.cipher(key), inner, aad)
             if plaintext is None:
                 raise blobs.invalid_ciphertext()
             return plaintext
         inner = await self._xks.decrypt(caller, key, operation, parsed, aad)
-        plaintext = blobs.open_inner(self._keys.material(key), inner, aad)
+        plaintext = blobs.open_inner(self._keys.cipher(key), inner, aad)
         if plaintext is None:
             raise ServiceError("KMSInvalidStateException", _XKS_INNER_INVALID)
         return plaintext

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.errors import ServiceError
@@ -33,6 +35,7 @@ from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore
 
 _MATERIAL_FIELD = "key_material"
+CIPHER_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class KeyResolver:
         self._sealer = sealer
         self._markers = markers
         self._clock = clock
+        self._ciphers: dict[tuple[str, str | None], AESGCM] = {}
 
     # -- finding keys ---------------------------------------------------------------------------
 
@@ -104,8 +108,13 @@ class KeyResolver:
 
     def by_id(self, caller: Caller, key_uuid: str) -> KeyInUse | None:
         """The caller's key with this id, or None (also once its DeletionDate has passed)."""
-        key = self._tables.key(caller.account_id, caller.region, key_uuid, self._clock())
-        return None if key is None else self.in_use(key)
+        found = self._tables.key_and_store(
+            caller.account_id, caller.region, key_uuid, self._clock()
+        )
+        if found is None:
+            return None
+        key, store = found
+        return KeyInUse(key, store, key_state(key, store))
 
     def in_use(self, key: KeyRecord) -> KeyInUse:
         store = None
@@ -119,9 +128,19 @@ class KeyResolver:
             raise ValueError(f"key {key.id} has no KMS-side material (origin {key.origin})")
         return base64.b64decode(self._sealer.open(key.material_sealed, key.id, _MATERIAL_FIELD))
 
-    def material(self, found: KeyInUse) -> bytes:
-        """`key_material` of a found key (service/crypto.py's Keys protocol)."""
-        return self.key_material(found.key)
+    def cipher(self, found: KeyInUse) -> AESGCM:
+        """The AES-256-GCM cipher of a found key's KMS-side material, made once per process:
+        a key's sealed material never changes, and unsealing it costs more than the request's
+        own encryption."""
+        key = found.key
+        cache_key = (key.id, key.material_sealed)
+        cipher = self._ciphers.get(cache_key)
+        if cipher is None:
+            cipher = AESGCM(self.key_material(key))
+            if len(self._ciphers) >= CIPHER_CACHE_SIZE:
+                del self._ciphers[next(iter(self._ciphers))]  # the oldest entry
+            self._ciphers[cache_key] = cipher
+        return cipher
 
     def cluster_id(self, found: KeyInUse) -> str:
         """The CloudHSM cluster of a CloudHSM key: its store's current cluster."""

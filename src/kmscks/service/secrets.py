@@ -53,11 +53,18 @@ def derive_key(master_key: bytes, purpose: str) -> bytes:
     return hmac.new(master_key, f"cks:{purpose}".encode(), hashlib.sha256).digest()
 
 
+# Opened values kept per process: a sealed value never changes meaning (its nonce is unique),
+# and the hot paths (every crypto request's key material, every proxy call's secret) would
+# otherwise unseal the same value on each request.
+OPENED_CACHE_SIZE = 4096
+
+
 class Sealer:
     """Encrypts and decrypts secrets for storage."""
 
     def __init__(self, master_key: bytes) -> None:
         self._aead = AESGCM(derive_key(master_key, "seal-v1"))
+        self._opened: dict[tuple[str, str, str], str] = {}
 
     def seal(self, plaintext: str, store_id: str, field: str) -> str:
         nonce = os.urandom(12)
@@ -65,5 +72,12 @@ class Sealer:
         return "v1:" + base64.b64encode(nonce + sealed).decode()
 
     def open(self, sealed: str, store_id: str, field: str) -> str:
-        raw = base64.b64decode(sealed.removeprefix("v1:"))
-        return self._aead.decrypt(raw[:12], raw[12:], f"{store_id}/{field}".encode()).decode()
+        cache_key = (sealed, store_id, field)
+        opened = self._opened.get(cache_key)
+        if opened is None:
+            raw = base64.b64decode(sealed.removeprefix("v1:"))
+            opened = self._aead.decrypt(raw[:12], raw[12:], f"{store_id}/{field}".encode()).decode()
+            if len(self._opened) >= OPENED_CACHE_SIZE:
+                del self._opened[next(iter(self._opened))]  # the oldest entry
+            self._opened[cache_key] = opened
+        return opened

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from itertools import starmap
 from typing import Any
 
+from kmscks.store.records import COLUMNS as STORE_COLUMNS
+from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore
 
 
@@ -64,6 +66,17 @@ _SELECT_KEY = f"SELECT {', '.join(KEY_COLUMNS)} FROM kms_keys"
 _SELECT_ALIAS = f"SELECT {', '.join('a.' + c for c in _ALIAS_COLUMNS)} FROM kms_aliases a"
 # A key whose deletion date has passed is gone, even before the deletion job removes its row.
 _LIVE = "(deletion_date IS NULL OR deletion_date > ?)"
+# A key and the custom key store it lives in (NULLs for an AWS_KMS key), read in one statement:
+# every crypto request needs both, and a statement costs more than the join.
+_SELECT_KEY_AND_STORE = (
+    f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)},"
+    f" {', '.join('s.' + c for c in STORE_COLUMNS)}"
+    " FROM kms_keys k LEFT JOIN custom_key_stores s ON s.id = k.custom_key_store_id"
+    " AND s.account_id = k.account_id AND s.region = k.region"
+    " WHERE k.id = ? AND k.account_id = ? AND k.region = ?"
+    " AND (k.deletion_date IS NULL OR k.deletion_date > ?)"
+)
+_KEY_WIDTH = len(KEY_COLUMNS)
 
 
 class KeyTables:
@@ -86,6 +99,17 @@ class KeyTables:
             (key_id, account_id, region, now),
         )
         return found[0] if found else None
+
+    def key_and_store(
+        self, account_id: str, region: str, key_id: str, now: float
+    ) -> tuple[KeyRecord, StoreRecord | None] | None:
+        """A live key and its custom key store (None for an AWS_KMS key or a missing store)."""
+        row = self._run(_SELECT_KEY_AND_STORE, (key_id, account_id, region, now)).fetchone()
+        if row is None:
+            return None
+        key = KeyRecord(*row[:_KEY_WIDTH])
+        store = StoreRecord(*row[_KEY_WIDTH:]) if row[_KEY_WIDTH] is not None else None
+        return key, store
 
     def key_page(
         self, account_id: str, region: str, after_seq: int, limit: int, now: float
