@@ -85,11 +85,7 @@ def main() -> None:
                 kind: harness.signed_request(port, operation, params)
                 for kind, (operation, params) in requests(keys, blob).items()
             }
-            loop = (
-                asyncio.new_event_loop()
-                if not os.environ.get("UVLOOP")
-                else __import__("uvloop").new_event_loop()
-            )
+            loop = asyncio.new_event_loop()
             if args.profile:
                 loop.run_until_complete(_measure(process.handler, signed[args.profile], 200))
                 profile = cProfile.Profile()
