@@ -439,10 +439,7 @@ def test_the_idle_cap_bounds_kept_connections(scripted: tuple[Any, ...]) -> None
 
     async def work() -> None:
         await asyncio.gather(*(_metadata(connector, proxy) for _ in range(5)))
-        idle = [
-            len(per_target) for per_loop in pool._idle.values() for per_target in per_loop.values()
-        ]
-        assert idle == [2]
+        assert [len(per_target) for per_target in pool._idle.values()] == [2]
 
     _run(connector, work)
     assert server.connections == 5

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from kmscks.config import VpcEndpointService, XksSettings
-from kmscks.connectors.http_client import Failure, HttpFailure, Target
+from kmscks.connectors.http_connection import Failure, HttpFailure, Target
 from kmscks.connectors.xks_keys import XksKeyClient
 from kmscks.connectors.xks_transport import ProxySettings, ProxyTransport
 

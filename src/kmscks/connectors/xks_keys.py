@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 
-from kmscks.connectors.http_client import Failure, HttpFailure, HttpResponse
+from kmscks.connectors.http_client import HttpResponse
+from kmscks.connectors.http_connection import Failure, HttpFailure
 from kmscks.connectors.xks_key_errors import ERROR_NAMES, KeyOutcome, XksKeyError, key_misconfigured
 from kmscks.connectors.xks_transport import ProxySettings, ProxyTransport
 

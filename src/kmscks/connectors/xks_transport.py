@@ -1,7 +1,8 @@
 """Reaching an external key store's proxy: where to connect, with which TLS, signed how.
 
 connectors layer, shared by the health call (xks.py) and the key operations (xks_keys.py);
-imports config, SigV4 signing and the HTTP client, never the service, store or api layers.
+imports config, SigV4 signing and the HTTP client (http_client.py, http_connection.py), never
+the service, store or api layers.
 
 Reaching a proxy locally is explicit configuration, never silent: `[xks] resolve` maps an
 endpoint host to a local address, `ca_bundle` adds trusted CAs, `allow_http` lets mapped hosts
@@ -11,19 +12,14 @@ asking DNS. A VPC_ENDPOINT_SERVICE store is reached at its declared endpoint ser
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from functools import cached_property
 
 from kmscks.config import VpcEndpointService, XksSettings
-from kmscks.connectors.http_client import (
-    ConnectionPool,
-    HttpResponse,
-    ResumingContext,
-    Target,
-    client_tls_context,
-    post,
-)
+from kmscks.connectors.http_client import ConnectionPool, HttpResponse, post
+from kmscks.connectors.http_connection import Target, client_tls_context
 from kmscks.sigv4_sign import sign
 
 SERVICE = "kms-xks-proxy"  # the SigV4 service name KMS signs proxy calls with
@@ -60,7 +56,7 @@ class ProxyTransport:
         return self.settings.timeout_ms / 1000
 
     @cached_property
-    def tls_context(self) -> ResumingContext:
+    def tls_context(self) -> ssl.SSLContext:
         settings = self.settings
         return client_tls_context(settings.ca_bundle, settings.client_cert, settings.client_key)
 
