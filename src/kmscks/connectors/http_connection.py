@@ -3,9 +3,9 @@
 connectors layer, under http_client.py; imports only the standard library. A connection is a
 non-blocking socket; TLS is the ssl module's own socket (`SSLContext.wrap_socket`), so OpenSSL
 does the record layer in C and a saved session is offered directly (`session=`). Each call tries
-the socket first and only waits when it would block: one future, one reader or writer callback
-and one timer at the request's deadline, all gone when the wait ends, so an idle connection is
-registered with no loop and may serve any later one.
+the socket first and only waits when it would block: one future and one timer at the request's
+deadline per wait. The socket stays registered for reading with the loop that last used it and
+moves to whichever loop waits on it next, so a pool's idle connection may serve any later loop.
 
 Opening says which phase failed (resolve, TCP connect, TLS handshake), as `HttpFailure`s whose
 `Failure` kinds the XKS connectors map to KMS's answers; a passed deadline raises
@@ -90,38 +90,67 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(DeadlinePassed())
 
 
-async def _ready(fd: int, writable: bool, deadline: float) -> None:
-    """Wait until `fd` is readable (or writable), or raise DeadlinePassed at `deadline`."""
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-    if writable:
-        loop.add_writer(fd, _wake, waiter)
-    else:
-        loop.add_reader(fd, _wake, waiter)
-    timer = loop.call_at(deadline, _expire, waiter)
-    try:
-        await waiter
-    finally:  # also on cancellation: nothing of this wait stays registered with the loop
-        timer.cancel()
-        if writable:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
-
-
 class Connection:
-    """An open connection; `since` is when it last went idle (the pool's clock)."""
+    """An open connection; `since` is when it last went idle (the pool's clock).
 
-    __slots__ = ("fd", "since", "sock")
+    Its socket stays registered for reading with the loop that last waited on it (`loop`):
+    registering and unregistering per request would cost more than the rest of the wait. A
+    readiness callback that finds nobody waiting (the peer closed or wrote while the connection
+    idled) unregisters it, so a level-triggered event cannot spin, and tells `alive` to look.
+    """
+
+    __slots__ = ("fd", "loop", "since", "sock", "waiter")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.since = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop watching for reading
+        self.waiter: asyncio.Future[None] | None = None
 
     @property
     def tls(self) -> ssl.SSLSocket | None:
         return self.sock if isinstance(self.sock, ssl.SSLSocket) else None
+
+    def _on_readable(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        else:
+            self._unwatch()
+
+    def _unwatch(self) -> None:
+        if self.loop is not None:
+            self.loop.remove_reader(self.fd)  # a no-op on a closed loop
+            self.loop = None
+
+    async def _readable(self, deadline: float) -> None:
+        """Wait until the socket is readable, or raise DeadlinePassed at `deadline`."""
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            self._unwatch()
+            loop.add_reader(self.fd, self._on_readable)
+            self.loop = loop
+        waiter = self.waiter = loop.create_future()
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+            timer.cancel()
+
+    async def _writable(self, deadline: float) -> None:
+        """Wait until the socket takes more bytes (rare: requests are small)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        loop.add_writer(self.fd, _wake, waiter)
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:  # also on cancellation: nothing of this wait stays registered with the loop
+            timer.cancel()
+            loop.remove_writer(self.fd)
 
     async def handshake(self, deadline: float) -> None:
         sock = self.sock
@@ -131,9 +160,9 @@ class Connection:
                 sock.do_handshake()
                 return
             except ssl.SSLWantReadError:
-                await _ready(self.fd, False, deadline)
+                await self._readable(deadline)
             except ssl.SSLWantWriteError:
-                await _ready(self.fd, True, deadline)
+                await self._writable(deadline)
 
     async def send(self, data: bytes, deadline: float) -> None:
         view = memoryview(data)
@@ -142,10 +171,10 @@ class Connection:
                 # A TLS write that would block is retried with the same bytes, as OpenSSL wants.
                 sent = self.sock.send(view)
             except (BlockingIOError, ssl.SSLWantWriteError):
-                await _ready(self.fd, True, deadline)
+                await self._writable(deadline)
                 continue
             except ssl.SSLWantReadError:
-                await _ready(self.fd, False, deadline)
+                await self._readable(deadline)
                 continue
             view = view[sent:]
 
@@ -155,20 +184,25 @@ class Connection:
         it already decrypted (their socket need not be readable)."""
         sock = self.sock
         if wait_first and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-            await _ready(self.fd, False, deadline)
+            await self._readable(deadline)
         while True:
             try:
                 return sock.recv(RECEIVE_SIZE)
             except (BlockingIOError, ssl.SSLWantReadError):
-                await _ready(self.fd, False, deadline)
+                await self._readable(deadline)
             except ssl.SSLWantWriteError:
-                await _ready(self.fd, True, deadline)
+                await self._writable(deadline)
 
     def alive(self) -> bool:
         """Whether an idle connection may still carry a request: the peer has not closed it,
-        and a plain one holds no bytes nobody asked for (TLS may carry a late session ticket)."""
+        and a plain one holds no bytes nobody asked for (TLS may carry a late session ticket).
+
+        Still watched by the running loop, nothing has happened on it since the loop last
+        polled; otherwise a peek at the raw socket (not TLS) says whether FIN (b'') or data
+        waits. A close the loop has not polled yet shows as a stale connection on use."""
+        if self.loop is not None and self.loop is asyncio.get_running_loop():
+            return True
         try:
-            # The raw socket, not TLS: a peek at whether FIN (b'') or data is waiting.
             data = socket.socket.recv(self.sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
             return True
@@ -177,7 +211,9 @@ class Connection:
         return bool(data) and self.tls is not None
 
     def close(self) -> None:
-        """Close at once, without a TLS close_notify (responses are framed, none is needed)."""
+        """Close at once, without a TLS close_notify (responses are framed, none is needed),
+        and leave no callback of it registered with a loop."""
+        self._unwatch()
         self.sock.close()
 
 
