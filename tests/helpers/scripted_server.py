@@ -27,6 +27,7 @@ class Script:
     response: bytes  # what every request gets, unless one of the rules below applies
     answers_per_connection: int | None = None  # then read one more request and close unanswered
     stall_after: int | None = None  # send this many bytes of the response, then hold
+    close_after_answer: bool = False  # close each connection once it has been answered
 
 
 class ScriptedServer:
@@ -84,6 +85,8 @@ class ScriptedServer:
                     return
                 conn.sendall(script.response)
                 answered += 1
+                if script.close_after_answer:
+                    return
         except (OSError, ssl.SSLError):
             return
         finally:

@@ -54,7 +54,8 @@ def explanation(code: str) -> str:
 USAGE = "usage: cks kms explain-connection-error CODE | --all | --custom-key-store-id ID"
 
 # The fix to try, by what the newest failed attempt found: (words in its cause, advice). The
-# causes are the server's connectors' wording (connectors/http_client.py, cloudhsm.py).
+# causes are the server's connectors' wording (connectors/http_connection.py, http_client.py,
+# cloudhsm.py).
 _CAUSE_FIXES = (
     (
         "TCP connection refused",

@@ -116,6 +116,8 @@ async def _read_head(
             raise HttpFailure(Failure.MALFORMED, "incomplete response head", answered=True)
         progress.answered = True
         buffer += data
+    if head_end > MAX_HEAD_BYTES:
+        raise HttpFailure(Failure.MALFORMED, "response head too long", answered=True)
     return reader, head_end
 
 
