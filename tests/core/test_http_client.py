@@ -13,11 +13,13 @@ import gc
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from kmscks.connectors.http_client import MAX_RESPONSE_BYTES, ConnectionPool, HttpResponse, post
-from kmscks.connectors.http_connection import Failure, HttpFailure, Target
+from kmscks.connectors.http_connection import Failure, HttpFailure, Target, client_tls_context
+from tests.helpers.proxies import Tls
 from tests.helpers.scripted_server import Script, ScriptedServer, http_response
 
 TIMEOUT = 5.0  # not about deadlines: a loaded 2-core machine must not time these out
@@ -172,3 +174,21 @@ def test_a_cancelled_request_leaves_no_socket_and_no_callback(
 
     asyncio.run(run())
     gc.collect()  # an unclosed socket would warn here, and warnings fail the tests
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_request_larger_than_the_socket_buffers_waits_to_be_written(
+    tmp_path: Path, tls: bool
+) -> None:
+    files = Tls.create(tmp_path)
+    server = ScriptedServer(Script(OK), files.server_context("scripted.test") if tls else None)
+    context = client_tls_context(files.ca_path, None, None) if tls else None
+    target = Target("127.0.0.1", server.port, "scripted.test", context)
+    body = os.urandom(8 << 20)
+    try:
+        responses = _posts(ConnectionPool(), target, 2)
+        big = asyncio.run(post(target, "/p", {}, body, TIMEOUT))
+    finally:
+        server.close()
+    assert [response.status for response in [*responses, big]] == [200, 200, 200]
+    assert server.requests[-1].endswith(body)
