@@ -16,13 +16,13 @@ Content-Length, chunked encoding or to end of stream.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections import deque
 from dataclasses import dataclass
 
 from kmscks.connectors.http_connection import (
     Connection,
+    Deadline,
     DeadlinePassed,
     Failure,
     HttpFailure,
@@ -68,7 +68,7 @@ class _Reader:
 
     __slots__ = ("buffer", "connection", "deadline", "end")
 
-    def __init__(self, connection: Connection, deadline: float, buffer: bytearray) -> None:
+    def __init__(self, connection: Connection, deadline: Deadline, buffer: bytearray) -> None:
         self.connection = connection
         self.deadline = deadline
         self.buffer = buffer
@@ -96,14 +96,16 @@ class _Reader:
 
 
 async def _read_head(
-    connection: Connection, deadline: float, progress: Progress
+    connection: Connection, deadline: Deadline, progress: Progress
 ) -> tuple[_Reader, int]:
     """Read past the end of the response head, and say where it ends (its blank line);
     tells a connection that closed before any byte from a truncated head."""
     reader = _Reader(connection, deadline, bytearray())
     buffer = reader.buffer
     searched = 0
-    wait_first = True  # the request just went out: the answer cannot be there yet
+    # The request just went out: its answer is rarely there yet (~6% of XKS Encrypts in
+    # bench/crypto_cost.py), so a read that would fail is not worth trying first.
+    wait_first = True
     while (head_end := buffer.find(b"\r\n\r\n", searched)) < 0:
         if len(buffer) > MAX_HEAD_BYTES:
             raise HttpFailure(Failure.MALFORMED, "response head too long", answered=True)
@@ -168,7 +170,7 @@ async def _read_body(reader: _Reader, start: int, headers: dict[str, str]) -> by
 
 
 async def _exchange(
-    connection: Connection, request: bytes, deadline: float, progress: Progress
+    connection: Connection, request: bytes, deadline: Deadline, progress: Progress
 ) -> tuple[int, dict[str, str], bytes, bool]:
     """Send `request`, read one response: its status, headers, body and whether the connection
     may carry another request."""
@@ -227,7 +229,7 @@ async def post(
     """POST `body` on a connection of its own and return the response, or raise HttpFailure."""
     request = _request_bytes(path, headers, body, keep_alive=False)
     progress = Progress()
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = Deadline(timeout)
     connection: Connection | None = None
     try:
         connection = await open_connection(target, deadline, progress)
@@ -289,14 +291,13 @@ class ConnectionPool:
     ) -> HttpResponse:
         """POST `body` to `target` and return the response, or raise HttpFailure."""
         request = _request_bytes(path, headers, body, keep_alive=True)
-        now = asyncio.get_running_loop().time()
-        deadline = now + timeout
+        deadline = Deadline(timeout)
         idle = self._idle.get(target)
         if idle is None:
             idle = self._idle[target] = deque()
         progress = Progress()
         try:
-            pooled = self._take(idle, now)
+            pooled = self._take(idle, deadline)
             if pooled is not None:
                 self.stats.reused += 1
                 progress.phase = "response"
@@ -320,7 +321,7 @@ class ConnectionPool:
         target: Target,
         connection: Connection,
         request: bytes,
-        deadline: float,
+        deadline: Deadline,
         progress: Progress,
         reused: bool,
     ) -> HttpResponse:
@@ -346,20 +347,20 @@ class ConnectionPool:
                 self._sessions[target] = tls.session
         idle = self._idle[target]
         if reusable and len(idle) < self.max_idle:
-            connection.since = asyncio.get_running_loop().time()
+            connection.since = deadline.loop.time()
             idle.append(connection)
         else:
             connection.close()
         return HttpResponse(status, headers, body, reused, resumed)
 
-    def _take(self, idle: deque[Connection], now: float) -> Connection | None:
+    def _take(self, idle: deque[Connection], deadline: Deadline) -> Connection | None:
         """The newest live idle connection; closes the expired and the dead on the way."""
-        oldest_allowed = now - self.idle_timeout
+        oldest_allowed = deadline.started - self.idle_timeout
         while idle and idle[0].since < oldest_allowed:
             idle.popleft().close()
         while idle:
             connection = idle.pop()
-            if connection.alive():
+            if connection.alive(deadline.loop):
                 return connection
             connection.close()
         return None

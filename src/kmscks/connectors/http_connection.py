@@ -48,6 +48,18 @@ class DeadlinePassed(Exception):
     """The request's deadline passed while it waited on the socket."""
 
 
+class Deadline:
+    """When a request must be done (`at`, on its loop's clock), and that loop: fetched once per
+    request, since each asyncio.get_running_loop() costs a getpid() system call in 3.11."""
+
+    __slots__ = ("at", "loop", "started")
+
+    def __init__(self, timeout: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.started = self.loop.time()
+        self.at = self.started + timeout
+
+
 @dataclass
 class Progress:
     """How far a request got: its phase (connect, tls, response) and whether bytes came back."""
@@ -125,34 +137,34 @@ class Connection:
             self.loop.remove_reader(self.fd)  # a no-op on a closed loop
             self.loop = None
 
-    async def _readable(self, deadline: float) -> None:
-        """Wait until the socket is readable, or raise DeadlinePassed at `deadline`."""
-        loop = asyncio.get_running_loop()
+    async def _readable(self, deadline: Deadline) -> None:
+        """Wait until the socket is readable, or raise DeadlinePassed at the deadline."""
+        loop = deadline.loop
         if self.loop is not loop:
             self._unwatch()
             loop.add_reader(self.fd, self._on_readable)
             self.loop = loop
         waiter = self.waiter = loop.create_future()
-        timer = loop.call_at(deadline, _expire, waiter)
+        timer = loop.call_at(deadline.at, _expire, waiter)
         try:
             await waiter
         finally:
             self.waiter = None
             timer.cancel()
 
-    async def _writable(self, deadline: float) -> None:
+    async def _writable(self, deadline: Deadline) -> None:
         """Wait until the socket takes more bytes (rare: requests are small)."""
-        loop = asyncio.get_running_loop()
+        loop = deadline.loop
         waiter = loop.create_future()
         loop.add_writer(self.fd, _wake, waiter)
-        timer = loop.call_at(deadline, _expire, waiter)
+        timer = loop.call_at(deadline.at, _expire, waiter)
         try:
             await waiter
         finally:  # also on cancellation: nothing of this wait stays registered with the loop
             timer.cancel()
             loop.remove_writer(self.fd)
 
-    async def handshake(self, deadline: float) -> None:
+    async def handshake(self, deadline: Deadline) -> None:
         sock = self.sock
         assert isinstance(sock, ssl.SSLSocket)
         while True:
@@ -164,7 +176,7 @@ class Connection:
             except ssl.SSLWantWriteError:
                 await self._writable(deadline)
 
-    async def send(self, data: bytes, deadline: float) -> None:
+    async def send(self, data: bytes, deadline: Deadline) -> None:
         view = memoryview(data)
         while view:
             try:
@@ -178,7 +190,7 @@ class Connection:
                 continue
             view = view[sent:]
 
-    async def receive(self, deadline: float, wait_first: bool = False) -> bytes:
+    async def receive(self, deadline: Deadline, wait_first: bool = False) -> bytes:
         """The next bytes that arrive, b'' at the end of the stream. `wait_first` skips the
         attempt that would only fail (just after a request went out), unless TLS holds bytes
         it already decrypted (their socket need not be readable)."""
@@ -193,14 +205,14 @@ class Connection:
             except ssl.SSLWantWriteError:
                 await self._writable(deadline)
 
-    def alive(self) -> bool:
+    def alive(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Whether an idle connection may still carry a request: the peer has not closed it,
         and a plain one holds no bytes nobody asked for (TLS may carry a late session ticket).
 
-        Still watched by the running loop, nothing has happened on it since the loop last
+        Still watched by `loop` (the running one), nothing has happened on it since the loop last
         polled; otherwise a peek at the raw socket (not TLS) says whether FIN (b'') or data
         waits. A close the loop has not polled yet shows as a stale connection on use."""
-        if self.loop is not None and self.loop is asyncio.get_running_loop():
+        if self.loop is loop:
             return True
         try:
             data = socket.socket.recv(self.sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
@@ -218,14 +230,14 @@ class Connection:
 
 
 async def open_connection(
-    target: Target, deadline: float, progress: Progress, session: ssl.SSLSession | None = None
+    target: Target, deadline: Deadline, progress: Progress, session: ssl.SSLSession | None = None
 ) -> Connection:
     """Resolve, connect and (with TLS) handshake, offering `session` for resumption; raises
     HttpFailure for a failed phase, DeadlinePassed with the phase it reached in `progress`."""
     progress.phase = "connect"
     sock = await _tcp_connect(target, deadline)
-    progress.phase = "response"
     if target.tls is None:
+        progress.phase = "response"
         return Connection(sock)
     progress.phase = "tls"
     try:
@@ -249,11 +261,11 @@ async def open_connection(
     return connection
 
 
-async def _tcp_connect(target: Target, deadline: float) -> socket.socket:
-    loop = asyncio.get_running_loop()
+async def _tcp_connect(target: Target, deadline: Deadline) -> socket.socket:
+    loop = deadline.loop
     try:
-        async with asyncio.timeout_at(deadline):
-            addresses = await _resolve(target)
+        async with asyncio.timeout_at(deadline.at):  # rare: asyncio's own timeout will do
+            addresses = await _resolve(target, loop)
             errors: list[OSError] = []
             for family, kind, proto, _, address in addresses:
                 sock = socket.socket(family, kind, proto)
@@ -273,7 +285,7 @@ async def _tcp_connect(target: Target, deadline: float) -> socket.socket:
     raise HttpFailure(Failure.REFUSED, _connect_failure(target, errors[0]))
 
 
-async def _resolve(target: Target) -> list[tuple[Any, ...]]:
+async def _resolve(target: Target, loop: asyncio.AbstractEventLoop) -> list[tuple[Any, ...]]:
     host, port = target.connect_host, target.connect_port
     try:
         # An address needs no resolver thread; only names go to loop.getaddrinfo.
@@ -281,9 +293,7 @@ async def _resolve(target: Target) -> list[tuple[Any, ...]]:
     except socket.gaierror:
         pass
     try:
-        addresses = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )
+        addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise HttpFailure(Failure.UNRESOLVABLE, f"cannot resolve {host}: {error}")
     if not addresses:
