@@ -97,7 +97,7 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(DeadlinePassed())
 
@@ -109,45 +109,68 @@ class Connection:
     registering and unregistering per request would cost more than the rest of the wait. A
     readiness callback that finds nobody waiting (the peer closed or wrote while the connection
     idled) unregisters it, so a level-triggered event cannot spin, and tells `alive` to look.
+
+    For a response the callback does the read itself and hands the bytes over in the future.
+    Were it only to wake the task, which runs one loop iteration later, the still unread bytes
+    would be reported once more in that iteration, after the task had finished its request and
+    begun the next, and the stale callback would wake the next request's wait for nothing (a
+    failed read, a second wait: measured on every pooled call).
     """
 
-    __slots__ = ("fd", "loop", "since", "sock", "waiter")
+    __slots__ = ("fd", "loop", "reading", "since", "sock", "waiter")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.since = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop watching for reading
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[bytes] | None = None
+        self.reading = False  # whether the readiness callback reads for the waiter
 
     @property
     def tls(self) -> ssl.SSLSocket | None:
         return self.sock if isinstance(self.sock, ssl.SSLSocket) else None
 
     def _on_readable(self) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None:
-            if not waiter.done():
-                waiter.set_result(None)
-        else:
+        waiter = self.waiter
+        if waiter is None:
             self._unwatch()
+            return
+        if waiter.done():  # by the deadline: its task is on its way out
+            return
+        if not self.reading:
+            self.waiter = None
+            waiter.set_result(b"")
+            return
+        try:
+            data = self.sock.recv(RECEIVE_SIZE)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return  # a TLS record not yet whole: wait on
+        except Exception as error:  # reset, TLS failure, SSLWantWriteError: the reader's
+            self.waiter = None
+            waiter.set_exception(error)
+            return
+        self.waiter = None
+        waiter.set_result(data)
 
     def _unwatch(self) -> None:
         if self.loop is not None:
             self.loop.remove_reader(self.fd)  # a no-op on a closed loop
             self.loop = None
 
-    async def _readable(self, deadline: Deadline) -> None:
-        """Wait until the socket is readable, or raise DeadlinePassed at the deadline."""
+    async def _readable(self, deadline: Deadline, reading: bool = False) -> bytes:
+        """Wait until the socket is readable (and with `reading`, return what it read then),
+        or raise DeadlinePassed at the deadline."""
         loop = deadline.loop
         if self.loop is not loop:
             self._unwatch()
             loop.add_reader(self.fd, self._on_readable)
             self.loop = loop
         waiter = self.waiter = loop.create_future()
+        self.reading = reading
         timer = loop.call_at(deadline.at, _expire, waiter)
         try:
-            await waiter
+            return await waiter
         finally:
             self.waiter = None
             timer.cancel()
@@ -195,15 +218,18 @@ class Connection:
         attempt that would only fail (just after a request went out), unless TLS holds bytes
         it already decrypted (their socket need not be readable)."""
         sock = self.sock
-        if wait_first and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-            await self._readable(deadline)
+        try_first = not wait_first or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
         while True:
             try:
-                return sock.recv(RECEIVE_SIZE)
-            except (BlockingIOError, ssl.SSLWantReadError):
-                await self._readable(deadline)
+                if try_first:
+                    try:
+                        return sock.recv(RECEIVE_SIZE)
+                    except (BlockingIOError, ssl.SSLWantReadError):
+                        pass
+                return await self._readable(deadline, reading=True)
             except ssl.SSLWantWriteError:
                 await self._writable(deadline)
+                try_first = True
 
     def alive(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Whether an idle connection may still carry a request: the peer has not closed it,
