@@ -171,6 +171,10 @@ class Connection:
         timer = loop.call_at(deadline.at, _expire, waiter)
         try:
             return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # failed as the task was cancelled: retrieved, not logged
+            raise
         finally:
             self.waiter = None
             timer.cancel()
