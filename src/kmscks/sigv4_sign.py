@@ -128,5 +128,10 @@ def sign(
     return signed
 
 
+@lru_cache(maxsize=4)  # a busy signer signs many requests in the same second
+def _amz_date_of_second(second: int) -> str:
+    return strftime("%Y%m%dT%H%M%SZ", gmtime(second))
+
+
 def _format_amz_date(now: float) -> str:
-    return strftime("%Y%m%dT%H%M%SZ", gmtime(now))
+    return _amz_date_of_second(int(now))

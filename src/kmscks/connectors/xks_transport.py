@@ -16,6 +16,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from kmscks.config import VpcEndpointService, XksSettings
 from kmscks.connectors.http_client import ConnectionPool, HttpResponse, post
@@ -42,6 +43,10 @@ class ProxySettings:
         return self.uri_endpoint.removeprefix("https://").lower()
 
 
+_UNKNOWN: Any = object()
+_TARGET_CACHE_SIZE = 4096
+
+
 class ProxyTransport:
     """Signed POSTs to a store's proxy, on fresh or on pooled keep-alive connections."""
 
@@ -49,6 +54,7 @@ class ProxyTransport:
         self.settings = settings
         self.vpc_services = {service.name: service for service in vpc_services}
         self.pool = ConnectionPool()
+        self._targets: dict[tuple[str, str, str | None], Target | None] = {}
 
     @property
     def timeout(self) -> float:
@@ -61,7 +67,19 @@ class ProxyTransport:
         return client_tls_context(settings.ca_bundle, settings.client_cert, settings.client_key)
 
     def target(self, proxy: ProxySettings) -> Target | None:
-        """Where the proxy is; None when its host is not mapped and system DNS is off."""
+        """Where the proxy is; None when its host is not mapped and system DNS is off.
+
+        Kept per (connectivity, endpoint, endpoint service): the settings it derives from are
+        fixed for the process, and every key call asks."""
+        cache_key = (proxy.connectivity, proxy.uri_endpoint, proxy.vpc_service_name)
+        found = self._targets.get(cache_key, _UNKNOWN)
+        if found is _UNKNOWN:
+            if len(self._targets) >= _TARGET_CACHE_SIZE:
+                self._targets.clear()
+            found = self._targets[cache_key] = self._find_target(proxy)
+        return found
+
+    def _find_target(self, proxy: ProxySettings) -> Target | None:
         host = proxy.host
         if proxy.connectivity == "VPC_ENDPOINT_SERVICE":
             service = self.vpc_services.get(proxy.vpc_service_name or "")
