@@ -16,6 +16,7 @@ Describe reads (CKS_BENCH_LISTING_DIR: a cks SQLite data directory, read with th
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -120,15 +121,16 @@ def main() -> int:
         )
         return 0
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
-    # The same options as `cks serve` (src/kmscks/server.py).
+    # The same options as `cks serve` (src/kmscks/server.py), its event loop included.
     Granian(
         f"trivial_app:{args.interface}_app",
         address=args.host,
         port=args.port,
         interface=Interfaces.RSGI if args.interface == "rsgi" else Interfaces.ASGI,
         workers=args.workers,
+        loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
         log_access=False,
     ).serve()
     return 0
