@@ -20,6 +20,7 @@ import kmscks
 
 BOTTOM = (
     "kmscks.errors",
+    "kmscks.bounded",
     "kmscks.caller",
     "kmscks.registry",
     "kmscks.markers",

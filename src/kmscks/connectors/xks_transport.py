@@ -16,8 +16,8 @@ import ssl
 import time
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
+from kmscks.bounded import BoundedCache
 from kmscks.config import VpcEndpointService, XksSettings
 from kmscks.connectors.http_client import ConnectionPool, HttpResponse, post
 from kmscks.connectors.http_connection import Target, client_tls_context
@@ -43,7 +43,6 @@ class ProxySettings:
         return self.uri_endpoint.removeprefix("https://").lower()
 
 
-_UNKNOWN: Any = object()
 _TARGET_CACHE_SIZE = 4096
 
 
@@ -54,7 +53,9 @@ class ProxyTransport:
         self.settings = settings
         self.vpc_services = {service.name: service for service in vpc_services}
         self.pool = ConnectionPool()
-        self._targets: dict[tuple[str, str, str | None], Target | None] = {}
+        self._targets: BoundedCache[tuple[str, str, str | None], Target | None] = BoundedCache(
+            _TARGET_CACHE_SIZE
+        )
 
     @property
     def timeout(self) -> float:
@@ -71,13 +72,10 @@ class ProxyTransport:
 
         Kept per (connectivity, endpoint, endpoint service): the settings it derives from are
         fixed for the process, and every key call asks."""
-        cache_key = (proxy.connectivity, proxy.uri_endpoint, proxy.vpc_service_name)
-        found = self._targets.get(cache_key, _UNKNOWN)
-        if found is _UNKNOWN:
-            if len(self._targets) >= _TARGET_CACHE_SIZE:
-                self._targets.clear()
-            found = self._targets[cache_key] = self._find_target(proxy)
-        return found
+        return self._targets.get(
+            (proxy.connectivity, proxy.uri_endpoint, proxy.vpc_service_name),
+            lambda: self._find_target(proxy),
+        )
 
     def _find_target(self, proxy: ProxySettings) -> Target | None:
         host = proxy.host

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kmscks.bounded import BoundedCache
 from kmscks.caller import Caller
 from kmscks.config import ServerConfig
 from kmscks.errors import ServiceError
@@ -90,7 +91,9 @@ class KeyResolver:
         self._sealer = sealer
         self._markers = markers
         self._clock = clock
-        self._ciphers: dict[tuple[str, str | None], AESGCM] = {}
+        self._ciphers: BoundedCache[tuple[str, str | None], AESGCM] = BoundedCache(
+            CIPHER_CACHE_SIZE
+        )
 
     # -- finding keys ---------------------------------------------------------------------------
 
@@ -133,14 +136,9 @@ class KeyResolver:
         a key's sealed material never changes, and unsealing it costs more than the request's
         own encryption."""
         key = found.key
-        cache_key = (key.id, key.material_sealed)
-        cipher = self._ciphers.get(cache_key)
-        if cipher is None:
-            cipher = AESGCM(self.key_material(key))
-            if len(self._ciphers) >= CIPHER_CACHE_SIZE:
-                del self._ciphers[next(iter(self._ciphers))]  # the oldest entry
-            self._ciphers[cache_key] = cipher
-        return cipher
+        return self._ciphers.get(
+            (key.id, key.material_sealed), lambda: AESGCM(self.key_material(key))
+        )
 
     def cluster_id(self, found: KeyInUse) -> str:
         """The CloudHSM cluster of a CloudHSM key: its store's current cluster."""

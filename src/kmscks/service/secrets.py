@@ -16,6 +16,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kmscks.bounded import BoundedCache
+
 KEY_FILE = "master.key"
 
 
@@ -64,7 +66,7 @@ class Sealer:
 
     def __init__(self, master_key: bytes) -> None:
         self._aead = AESGCM(derive_key(master_key, "seal-v1"))
-        self._opened: dict[tuple[str, str, str], str] = {}
+        self._opened: BoundedCache[tuple[str, str, str], str] = BoundedCache(OPENED_CACHE_SIZE)
 
     def seal(self, plaintext: str, store_id: str, field: str) -> str:
         nonce = os.urandom(12)
@@ -72,12 +74,10 @@ class Sealer:
         return "v1:" + base64.b64encode(nonce + sealed).decode()
 
     def open(self, sealed: str, store_id: str, field: str) -> str:
-        cache_key = (sealed, store_id, field)
-        opened = self._opened.get(cache_key)
-        if opened is None:
-            raw = base64.b64decode(sealed.removeprefix("v1:"))
-            opened = self._aead.decrypt(raw[:12], raw[12:], f"{store_id}/{field}".encode()).decode()
-            if len(self._opened) >= OPENED_CACHE_SIZE:
-                del self._opened[next(iter(self._opened))]  # the oldest entry
-            self._opened[cache_key] = opened
-        return opened
+        return self._opened.get(
+            (sealed, store_id, field), lambda: self._open(sealed, store_id, field)
+        )
+
+    def _open(self, sealed: str, store_id: str, field: str) -> str:
+        raw = base64.b64decode(sealed.removeprefix("v1:"))
+        return self._aead.decrypt(raw[:12], raw[12:], f"{store_id}/{field}".encode()).decode()
