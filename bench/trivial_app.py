@@ -16,7 +16,6 @@ Describe reads (CKS_BENCH_LISTING_DIR: a cks SQLite data directory, read with th
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -121,7 +120,9 @@ def main() -> int:
         )
         return 0
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import Interfaces
+
+    from kmscks.server import event_loop
 
     # The same options as `cks serve` (src/kmscks/server.py), its event loop included.
     Granian(
@@ -130,7 +131,7 @@ def main() -> int:
         port=args.port,
         interface=Interfaces.RSGI if args.interface == "rsgi" else Interfaces.ASGI,
         workers=args.workers,
-        loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
+        loop=event_loop(),
         log_access=False,
     ).serve()
     return 0

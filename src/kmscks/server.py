@@ -17,9 +17,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kmscks import __version__, version_string
 from kmscks.logsetup import FORMATS, LEVELS, level_name
+
+if TYPE_CHECKING:
+    from granian.constants import Loops
 
 PARENT_VARIABLE = "CKS_SERVE_PARENT_PID"
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -171,7 +175,7 @@ def main(argv: list[str]) -> int:
     os.environ[OPTIONS_VARIABLE] = options.to_env()
 
     from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
@@ -181,7 +185,7 @@ def main(argv: list[str]) -> int:
     os.environ[PARENT_VARIABLE] = str(os.getpid())
     limits = config.http_limits
 
-    loop = Loops.uvloop if _has_uvloop() else Loops.asyncio
+    loop = event_loop()
     server = Granian(
         "kmscks.runtime:create_app",
         address=args.host,
@@ -217,10 +221,13 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _has_uvloop() -> bool:
-    """uvloop serves the crypto operations 10-25% faster than asyncio's own loop (measured side
-    by side: docs/benchmarks.md); it is a dependency wherever it builds (not on Windows)."""
-    return importlib.util.find_spec("uvloop") is not None
+def event_loop() -> Loops:
+    """The workers' event loop: uvloop, which serves the crypto operations 10-25% faster than
+    asyncio's own loop (measured side by side: docs/benchmarks.md), wherever it is installed (a
+    dependency except on Windows); else asyncio's. The benchmarks' trivial endpoint uses it too."""
+    from granian.constants import Loops
+
+    return Loops.uvloop if importlib.util.find_spec("uvloop") is not None else Loops.asyncio
 
 
 def die_with_parent() -> None:
