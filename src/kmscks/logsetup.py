@@ -59,6 +59,20 @@ def _logfmt_value(value: Any) -> str:
     return orjson.dumps(text).decode()
 
 
+def _record_parts(
+    record: logging.LogRecord,
+) -> tuple[float, str, int | None, str, str, dict[str, Any] | None]:
+    """What a line is made of (`LineFormatter.render`'s arguments), taken from a record."""
+    return (
+        record.created,
+        record.levelname,
+        record.process,
+        record.name,
+        record.getMessage(),
+        getattr(record, "fields", None),
+    )
+
+
 class LineFormatter(logging.Formatter):
     """A formatter whose line can also be made without a LogRecord (`render`)."""
 
@@ -82,14 +96,7 @@ class TextFormatter(LineFormatter):
     """`2026-11-30T16:32:34.123Z INFO [pid] logger: message key=value ...`"""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = self.render(
-            record.created,
-            record.levelname,
-            record.process,
-            record.name,
-            record.getMessage(),
-            getattr(record, "fields", None),
-        )
+        line = self.render(*_record_parts(record))
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -119,14 +126,7 @@ class JsonFormatter(LineFormatter):
     """One JSON object per line: time, level, pid, logger, message, then the record's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = self._object(
-            record.created,
-            record.levelname,
-            record.process,
-            record.name,
-            record.getMessage(),
-            getattr(record, "fields", None),
-        )
+        line = self._object(*_record_parts(record))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
