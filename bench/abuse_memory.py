@@ -33,7 +33,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from kmscks.sigv4_sign import sign
+import harness  # bench/harness.py
 
 BODY_BYTES = 100 * 1024 * 1024
 BLOCK = b" " * 65536
@@ -120,24 +120,9 @@ async def _abuser(port: int, chunked: bool, stop: float, answers: Counter[str]) 
 
 def _valid_requests(port: int, stop: float, latencies: list[float], failures: list[str]) -> None:
     """A well-behaved client: one keep-alive connection, as the SDKs keep one."""
-    body = b"{}"
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     while time.monotonic() < stop:
-        headers = sign(
-            method="POST",
-            host=f"127.0.0.1:{port}",
-            path="/",
-            headers={
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Amz-Target": "TrentService.DescribeCustomKeyStores",
-            },
-            body=body,
-            access_key_id="test",
-            secret="test",
-            region="us-east-1",
-            service="kms",
-            now=time.time(),
-        )
+        body, headers = harness.signed_request(port, "DescribeCustomKeyStores", {})
         started = time.perf_counter()
         try:
             conn.request("POST", "/", body=body, headers=headers)

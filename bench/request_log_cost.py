@@ -19,10 +19,10 @@ import tempfile
 import time
 import timeit
 
+import harness  # bench/harness.py
 from kmscks import logsetup
 from kmscks.api.requestlog import RequestLog, RequestTrace
 from kmscks.runtime import ServeOptions, build_process
-from kmscks.sigv4_sign import sign
 
 
 def main() -> int:
@@ -33,24 +33,8 @@ def main() -> int:
     logsetup.StderrHandler.buffer()  # as in a worker (kmscks.runtime.create_app)
     folder = tempfile.mkdtemp(prefix="cks-bench-log-")
     process = build_process(ServeOptions(data_dir=folder))
-    body = b"{}"
-    signed = sign(
-        method="POST",
-        host="127.0.0.1:4599",
-        path="/",
-        headers={
-            "X-Amz-Target": "TrentService.DescribeCustomKeyStores",
-            "Content-Type": "application/x-amz-json-1.1",
-        },
-        body=body,
-        access_key_id="test",
-        secret="test",
-        region="us-east-1",
-        service="kms",
-        now=time.time(),
-    )
+    body, signed = harness.signed_request(4599, "DescribeCustomKeyStores", {})
     headers = {name.lower(): value for name, value in signed.items()}
-    headers["host"] = "127.0.0.1:4599"
 
     async def run(n: int) -> None:
         for _ in range(n):
