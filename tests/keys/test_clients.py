@@ -98,51 +98,19 @@ def test_aws_cli_creates_a_key_in_an_external_key_store(
 ) -> None:
     env = aws_cli_env(xks_store.region, tmp_path)
     command = [aws_cli, "kms", "--endpoint-url", keys_server.url, "--output", "json"]
-    created = subprocess.run(
-        [
-            *command,
-            "create-key",
-            "--origin",
-            "EXTERNAL_KEY_STORE",
-            "--custom-key-store-id",
-            xks_store.id,
-            "--xks-key-id",
-            "aes-from-the-cli",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+
+    def aws(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+
+    create = ("create-key", "--origin", "EXTERNAL_KEY_STORE", "--custom-key-store-id")
+    created = aws(*create, xks_store.id, "--xks-key-id", "aes-from-the-cli")
     assert created.returncode == 0, created.stderr
     metadata = json.loads(created.stdout)["KeyMetadata"]
     assert metadata["XksKeyConfiguration"] == {"Id": "aes-from-the-cli"}
-    described = subprocess.run(
-        [*command, "describe-key", "--key-id", metadata["Arn"]],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    described = aws("describe-key", "--key-id", metadata["Arn"])
     assert json.loads(described.stdout)["KeyMetadata"]["CustomKeyStoreId"] == xks_store.id
-    refused = subprocess.run(
-        [
-            *command,
-            "create-key",
-            "--origin",
-            "EXTERNAL_KEY_STORE",
-            "--custom-key-store-id",
-            xks_store.id,
-            "--xks-key-id",
-            "aes-from-the-cli",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    refused = aws(*create, xks_store.id, "--xks-key-id", "aes-from-the-cli")
     assert refused.returncode == 254
     assert "XksKeyAlreadyInUseException" in refused.stderr
