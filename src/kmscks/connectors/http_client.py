@@ -269,7 +269,8 @@ class ConnectionPool:
     not a network-timeout retry, and a request that reached the proxy gets no second try.
     After a response the connection goes back idle if both sides allow keep-alive and fewer
     than `max_idle` connections of the target idle; idle ones older than `idle_timeout` close.
-    An idle connection is a bare socket that no event loop watches, so any loop may use it.
+    An idle connection stays registered with the loop that last used it and moves to any
+    other loop that uses it next (http_connection.Connection).
     """
 
     def __init__(
