@@ -96,6 +96,40 @@ def test_an_unknown_id_and_a_success_each_leave_a_line(text_server: ServerProces
     assert "status=200" in line and "error=" not in line
 
 
+def test_requests_refused_by_the_body_limits_leave_a_line(text_server: ServerProcess) -> None:
+    """Refused before their body is read (so never authenticated): still one line each, with
+    the operation the target names, the status, the error and why."""
+    import http.client
+
+    too_large = http.client.HTTPConnection("127.0.0.1", text_server.port, timeout=10)
+    too_large.putrequest("POST", "/")
+    too_large.putheader("X-Amz-Target", "TrentService.Encrypt")
+    too_large.putheader("Content-Length", str(2**40))  # a 1 TB claim: refused on the header
+    too_large.endheaders()
+    answer = too_large.getresponse()
+    assert answer.status == 413
+    request_id = answer.getheader("x-amzn-RequestId")
+    too_large.close()
+    line = line_with(text_server, f"id={request_id}")
+    assert "op=Encrypt" in line and "status=413" in line and "error=ValidationException" in line
+    assert 'reason="The request is larger than 1048576 bytes."' in line
+    assert "account=-" in line
+
+    truncated = http.client.HTTPConnection("127.0.0.1", text_server.port, timeout=10)
+    truncated.putrequest("POST", "/", skip_accept_encoding=True)
+    truncated.putheader("X-Amz-Target", "TrentService.NoSuchOperation")
+    truncated.putheader("Transfer-Encoding", "chunked")
+    truncated.endheaders()
+    truncated.send(b"zz\r\nnot a chunk\r\n0\r\n\r\n")  # a bad chunk size
+    answer = truncated.getresponse()
+    assert answer.status == 400
+    request_id = answer.getheader("x-amzn-RequestId")
+    truncated.close()
+    line = line_with(text_server, f"id={request_id}")
+    assert "op=-" in line and "error=SerializationException" in line
+    assert "target=TrentService.NoSuchOperation" in line and "status=400" in line
+
+
 def test_passwords_and_proxy_secrets_in_bodies_are_not_logged(
     text_server: ServerProcess,
 ) -> None:

@@ -259,3 +259,35 @@ def test_key_made_with_pkcs11_tool(tmp_path):
     finally:
         signer.close()
         proxy.stop()
+
+
+def test_every_request_leaves_a_line_and_no_secret(tmp_path):
+    """Served, refused by its signature, by its path or as malformed HTTP: one line each."""
+    import socket
+
+    proxy = start_proxy(tmp_path, store_toml("", "software"))
+    signer = BotocoreSigner()
+    encrypt = {
+        "requestMetadata": metadata_for("encrypt"),
+        "plaintext": b64(b"log me not"),
+        "encryptionAlgorithm": "AES_GCM",
+    }
+    try:
+        assert signer.post(f"{proxy.url}{API}/keys/foo/encrypt", encrypt).status == 200
+        wrong_secret = signer.post(f"{proxy.url}{API}/keys/foo/encrypt", encrypt, secret="x" * 40)
+        assert wrong_secret.error == "AuthenticationFailedException"
+        assert signer.post(f"{proxy.url}{API}/keys/foo/sign", encrypt).status == 404
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as raw:
+            raw.sendall(b"POST / HTTP/1.1\nHost: x\n\n")  # LF alone: malformed
+            assert raw.recv(1000).startswith(b"HTTP/1.1 400")
+        expected = (
+            "request kmsRequestId=",
+            "SigV4 rejected",
+            f"refused POST {API}/keys/foo/sign: InvalidUriPathException",
+            "refused a malformed request: malformed request: a line ends with LF alone",
+        )
+        assert _eventually(lambda: all(part in proxy.log() for part in expected)), proxy.log()
+        assert "log me not" not in proxy.log() and SECRET not in proxy.log()
+    finally:
+        signer.close()
+        proxy.stop()

@@ -111,6 +111,21 @@ class RequestHandler:
             self._request_log.write(trace, headers, response[0])
         return response
 
+    def refuse(self, headers: HeaderLookup, status: int, code: str, message: str) -> Response:
+        """The answer to a request the HTTP adapter refused before its body was read (a body
+        limit), logged like any other: its operation when the target names one, its status, its
+        error and why (the adapter's own words, which quote nothing the client sent)."""
+        trace = RequestTrace(_request_id())
+        route = self._routes.get(headers.get("x-amz-target", ""))
+        trace.operation = route.operation if route is not None else None
+        trace.error = ServiceError(code, message)
+        trace.reason = message
+        response = _error(trace.request_id, status, code, message)
+        response[1].append(("connection", "close"))
+        if self._request_log is not None:
+            self._request_log.write(trace, headers, status)
+        return response
+
     async def _respond(
         self,
         trace: RequestTrace,
@@ -204,14 +219,6 @@ def _parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ServiceError("SerializationException", "The request body must be a JSON object.")
     return params
-
-
-def error_response(status: int, code: str, message: str, close: bool = False) -> Response:
-    """An AWS-style error answered before any route is chosen (the HTTP adapter's limits)."""
-    status, headers, payload = _error(_request_id(), status, code, message)
-    if close:
-        headers.append(("connection", "close"))
-    return status, headers, payload
 
 
 def _headers(request_id: str) -> list[tuple[str, str]]:

@@ -39,7 +39,7 @@ _MAX_TEXT = 200
 class RequestTrace:
     """What the handler learned about one request, for its log line."""
 
-    __slots__ = ("account_id", "error", "operation", "region", "request_id", "started")
+    __slots__ = ("account_id", "error", "operation", "reason", "region", "request_id", "started")
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
@@ -48,6 +48,8 @@ class RequestTrace:
         self.account_id: str | None = None
         self.region: str | None = None
         self.error: ServiceError | None = None
+        # Why a request was refused, when the words are cks's own (a body limit's message).
+        self.reason: str | None = None
 
 
 def _reason(message: str) -> str:
@@ -84,6 +86,8 @@ class RequestLog:
             if trace.operation is None:
                 # An unknown X-Amz-Target: what the client sent (escaped by the formatter).
                 fields["target"] = headers.get("x-amz-target", "")[:_MAX_TEXT]
+            if trace.reason is not None:
+                fields["reason"] = trace.reason[:_MAX_TEXT]
             if error.code in AUTHENTICATION_ERRORS:
                 fields["reason"] = _reason(error.message)
                 credential = _CREDENTIAL.search(headers.get("authorization", ""))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmscks import __version__
-from kmscks.api.handler import RequestHandler, Response, error_response
+from kmscks.api.handler import RequestHandler, Response
 
 log = logging.getLogger(__name__)
 
@@ -102,24 +102,18 @@ class RsgiApp:
         try:
             body = await self._read_body(headers, protocol)
         except _TooLarge:
-            _send(
-                protocol,
-                error_response(
-                    413,
-                    # No model names an error for this; AWS's common one for a bad request.
-                    "ValidationException",
-                    f"The request is larger than {self._limits.max_bytes} bytes.",
-                    close=True,
-                ),
-            )
+            # No model names an error for this; AWS's common one for a bad request.
+            message = f"The request is larger than {self._limits.max_bytes} bytes."
+            _send(protocol, self._handler.refuse(headers, 413, "ValidationException", message))
             return
         except _Unreadable as reason:
-            _send(protocol, error_response(400, "SerializationException", str(reason), close=True))
+            refusal = self._handler.refuse(headers, 400, "SerializationException", str(reason))
+            _send(protocol, refusal)
             return
         except _Busy:
             # A 400 that the SDKs retry with backoff (as for the request quota).
             message = "Too many large requests are being read at once. Retry the request."
-            _send(protocol, error_response(400, "ThrottlingException", message, close=True))
+            _send(protocol, self._handler.refuse(headers, 400, "ThrottlingException", message))
             return
         if "host" not in headers and getattr(scope, "authority", None):
             # HTTP/2 carries the host as :authority; SigV4 signs it as `host`.

@@ -95,6 +95,10 @@ class Proxy:
         except XksError as error:
             if error.status >= 500:
                 log.error("%s %s: %s %s", method, path, error.name, error.message)
+            elif not isinstance(error, AuthenticationFailedException):  # logged with its reason
+                # Every refused request leaves a line; the message stays out (it can quote
+                # what the client sent).
+                log.info("refused %s %s: %s", method, operations.printable(path), error.name)
             return error_response(error)
         except Exception:
             log.exception("unexpected failure on %s %s", method, path)
@@ -157,6 +161,9 @@ class Proxy:
             log.info("SigV4 rejected (%s) on %s", failure.reason.value, path)
             raise AuthenticationFailedException(failure.message)
         if identity.region != self._region:
+            log.info(
+                "SigV4 rejected (region %s) on %s", operations.printable(identity.region), path
+            )
             raise AuthenticationFailedException(
                 f"the credential scope names region {identity.region}, not {self._region}"
             )

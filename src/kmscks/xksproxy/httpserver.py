@@ -169,6 +169,7 @@ class HttpServer:
             while await self._one_request(connection, reader, loop):
                 pass
         except _Refused as refusal:
+            log.info("refused a malformed request: %s", refusal)  # our own words, no client text
             with contextlib.suppress(Exception):
                 await self._send(writer, _bad_request(str(refusal)), keep_alive=False)
         except (ConnectionError, TimeoutError, ssl.SSLError):

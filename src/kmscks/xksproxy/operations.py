@@ -146,8 +146,8 @@ def _request_metadata(body: Any, required: tuple[str, ...]) -> None:
             raise ValidationException(f"requestMetadata.{name} is required")
     log.info(
         "request kmsRequestId=%s kmsOperation=%s",
-        _printable(metadata["kmsRequestId"]),
-        _printable(metadata["kmsOperation"]),
+        printable(metadata["kmsRequestId"]),
+        printable(metadata["kmsOperation"]),
     )
 
 
@@ -177,7 +177,7 @@ def _algorithm(body: dict[str, Any]) -> None:
 def _key(ctx: Context, key_id: str) -> tuple[KeyConfig, frozenset[str]]:
     key = ctx.store.keys.get(key_id)
     if key is None:
-        raise KeyNotFoundException(f"key {_printable(key_id)} is not in this key store")
+        raise KeyNotFoundException(f"key {printable(key_id)} is not in this key store")
     backend_usage = ctx.backends[key.backend].check_key(key.label)
     # The configured usage is the policy; the backend may restrict it further (CKA_ENCRYPT...).
     usage = frozenset(u for u in key.usage if u not in ("ENCRYPT", "DECRYPT") or u in backend_usage)
@@ -195,7 +195,8 @@ def _enc(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _printable(value: str) -> str:
+def printable(value: str) -> str:
+    """Client text fit for a log line: printable ASCII only, at most 200 characters."""
     return "".join(ch if " " <= ch <= "~" else "?" for ch in value[:200])
 
 
