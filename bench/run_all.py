@@ -596,6 +596,20 @@ def _postgres_ok() -> bool:
         return False
 
 
+def _python_loop_ns() -> float:
+    """Nanoseconds per iteration of a plain Python loop (median of 5): how fast this machine
+    runs Python today. Machines of the same kind differ by up to 4x here, and the service's
+    ratios to the trivial endpoint (mostly Rust) move with it, so every run records it."""
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for value in range(1_000_000):
+            total += value
+        timings.append((time.perf_counter() - started) * 1000)  # ns per iteration: ms / 1e6
+    return round(statistics.median(timings), 1)
+
+
 def _environment() -> dict[str, Any]:
     from importlib.metadata import version
 
@@ -603,6 +617,7 @@ def _environment() -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "cpus": os.cpu_count(),
         "load_average_at_start": harness.load_average(),
+        "python_loop_ns": _python_loop_ns(),
         "python": platform.python_version(),
         "granian": version("granian"),
         "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[
@@ -648,8 +663,11 @@ def main() -> int:
     say(f"# cks benchmarks {json.dumps(environment)}")
     with tempfile.TemporaryDirectory(prefix="cks-bench-") as folder:
         bench = Bench(args, Path(folder))
-        if not bench.postgres:
-            say("PostgreSQL is not reachable: its variants are left out")
+        if args.no_postgres:
+            say("PostgreSQL variants are left out (--no-postgres)")
+        elif not bench.postgres:
+            where = POSTGRES_ADMIN.rpartition("@")[2]  # the host and database, no password
+            say(f"PostgreSQL is not reachable at {where}: its variants are left out")
         steps: dict[str, Callable[[], None]] = {
             "describe": bench.describe,
             "reference": bench.reference,
