@@ -35,6 +35,16 @@ from tests.xksproxy.xks_helpers import (
 HEALTH = {"requestMetadata": metadata_for("health")}
 
 
+def _encrypt_request(plaintext: bytes, **extra: str) -> dict[str, object]:
+    """The body of a proxy encrypt request for `plaintext` (AES_GCM)."""
+    return {
+        "requestMetadata": metadata_for("encrypt"),
+        "plaintext": b64(plaintext),
+        "encryptionAlgorithm": "AES_GCM",
+        **extra,
+    }
+
+
 def _health(proxy: ProxyProcess, prefix: str = "", akid: str = AKID, secret: str = SECRET) -> Reply:
     signer = BotocoreSigner()
     try:
@@ -97,11 +107,7 @@ def test_software_keys_survive_a_restart_and_stay_wrapped(tmp_path):
     proxy = start_proxy(tmp_path, text)
     signer = BotocoreSigner()
     try:
-        body = {
-            "requestMetadata": metadata_for("encrypt"),
-            "plaintext": b64(b"persist me"),
-            "encryptionAlgorithm": "AES_GCM",
-        }
+        body = _encrypt_request(b"persist me")
         sealed = signer.post(f"{proxy.url}{API}/keys/foo/encrypt", body).body
         proxy.stop()
         wrapping = tmp_path / "data" / "wrapping.key"
@@ -131,11 +137,7 @@ def test_token_removed_makes_health_unavailable(tmp_path):
     )
     proxy = start_proxy(tmp_path, text, env=token.env)
     signer = BotocoreSigner()
-    encrypt = {
-        "requestMetadata": metadata_for("encrypt"),
-        "plaintext": b64(b"x"),
-        "encryptionAlgorithm": "AES_GCM",
-    }
+    encrypt = _encrypt_request(b"x")
     try:
         health = _health(proxy)
         assert health.body["ekmFleetDetails"][0]["healthStatus"] == "ACTIVE"
@@ -244,12 +246,7 @@ def test_key_made_with_pkcs11_tool(tmp_path):
         url = f"{proxy.url}{API}/keys/made-by-opensc"
         sealed = signer.post(
             url + "/encrypt",
-            {
-                "requestMetadata": metadata_for("encrypt"),
-                "plaintext": b64(b"opensc"),
-                "encryptionAlgorithm": "AES_GCM",
-                "ciphertextDataIntegrityValueAlgorithm": "SHA_256",
-            },
+            _encrypt_request(b"opensc", ciphertextDataIntegrityValueAlgorithm="SHA_256"),
         )
         assert sealed.status == 200, sealed.body
         fields = {k: v for k, v in sealed.body.items() if k != "ciphertextDataIntegrityValue"}
@@ -267,11 +264,7 @@ def test_every_request_leaves_a_line_and_no_secret(tmp_path):
 
     proxy = start_proxy(tmp_path, store_toml("", "software"))
     signer = BotocoreSigner()
-    encrypt = {
-        "requestMetadata": metadata_for("encrypt"),
-        "plaintext": b64(b"log me not"),
-        "encryptionAlgorithm": "AES_GCM",
-    }
+    encrypt = _encrypt_request(b"log me not")
     try:
         assert signer.post(f"{proxy.url}{API}/keys/foo/encrypt", encrypt).status == 200
         wrong_secret = signer.post(f"{proxy.url}{API}/keys/foo/encrypt", encrypt, secret="x" * 40)
