@@ -107,9 +107,7 @@ class RequestHandler:
     ) -> Response:
         trace = RequestTrace(_request_id())
         response = await self._respond(trace, method, path, query, headers, body)
-        if self._request_log is not None:
-            self._request_log.write(trace, headers, response[0])
-        return response
+        return self._logged(trace, headers, response)
 
     def refuse(self, headers: HeaderLookup, status: int, code: str, message: str) -> Response:
         """The answer to a request the HTTP adapter refused before its body was read (a body
@@ -122,8 +120,12 @@ class RequestHandler:
         trace.reason = message
         response = _error(trace.request_id, status, code, message)
         response[1].append(("connection", "close"))
+        return self._logged(trace, headers, response)
+
+    def _logged(self, trace: RequestTrace, headers: HeaderLookup, response: Response) -> Response:
+        """`response`, once the request's line is written (the one place that writes it)."""
         if self._request_log is not None:
-            self._request_log.write(trace, headers, status)
+            self._request_log.write(trace, headers, response[0])
         return response
 
     async def _respond(
