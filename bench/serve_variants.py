@@ -1,15 +1,19 @@
 """Signed Describe (10-store page) against `cks serve` variants that differ only in options.
 
 Used for what the request log costs (`--log-level info` writes one line per request, to a file
-here as a service manager would; `warning` writes none) and for the default worker count (one
-per core vs one, on 2 cores and pinned to 1 with taskset). The variants run back to back in
-each round, the order alternating, on the same seeded SQLite database.
+here as a service manager would; `warning` writes none), for the default worker count (one
+per core vs one, on 2 cores and pinned to 1 with taskset) and for what the request quota's
+shared buckets cost (a variant's text after `|` is added to its config file, `\\n` for a line
+break). The variants run back to back in each round, the order alternating, on the same seeded
+SQLite database.
 
     .venv/bin/python bench/serve_variants.py --rounds 3 --workers 2     # log on vs off
     .venv/bin/python bench/serve_variants.py --rounds 3 \
         --variants "1=--workers 1 --log-level warning;default=--log-level warning"
     .venv/bin/python bench/serve_variants.py --rounds 3 --cpus 0 \
         --variants "1=--workers 1 --log-level warning;default=--log-level warning"
+    .venv/bin/python bench/serve_variants.py --rounds 3 --workers 2 --variants \
+        "off=--log-level warning;on=--log-level warning|[limits]\\nrequests_per_second = 1000000"
 """
 
 from __future__ import annotations
@@ -71,23 +75,24 @@ def main() -> int:
         help="label=extra serve arguments, separated by ';'",
     )
     args = parser.parse_args()
-    variants = [
-        (label, [*extra.split(), "--log-format", args.format])
-        for label, _, extra in (v.partition("=") for v in args.variants.split(";"))
-    ]
     folder = Path(tempfile.mkdtemp(prefix="cks-bench-variants-"))
     master_key = os.urandom(32)
-    config = folder / "cks.toml"
-    config.write_text(f'[server]\nmaster_key = "{base64.b64encode(master_key).decode()}"\n')
+    base_config = f'[server]\nmaster_key = "{base64.b64encode(master_key).decode()}"\n'
+    variants: list[tuple[str, list[str], Path]] = []
+    for label, _, text in (v.partition("=") for v in args.variants.split(";")):
+        extra, _, config_lines = text.partition("|")
+        config = folder / f"{label.replace(' ', '-')}.toml"
+        config.write_text(base_config + config_lines.replace("\\n", "\n") + "\n")
+        variants.append((label, [*extra.split(), "--log-format", args.format], config))
     store = seed.open_bench_store(None, folder / "data")
     sealer = Sealer(master_key)
     seed.add_measured(store, [seed.store_record(sealer, "us-east-1", i) for i in range(10)])
     store.close()
-    rows: dict[str, list[LoadResult]] = {label: [] for label, _ in variants}
+    rows: dict[str, list[LoadResult]] = {label: [] for label, _, _ in variants}
     print(f"load average at start: {harness.load_average()}", flush=True)
     for round_number in range(args.rounds):
         order = variants if round_number % 2 == 0 else variants[::-1]
-        for label, extra in order:
+        for label, extra, config in order:
             service = _service(
                 label.replace(" ", "-"), folder, config, args.workers, extra, args.cpus
             )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from kmscks.service.secrets import Sealer, derive_key, load_master_key
 from kmscks.service.served import KMS_OPERATIONS
 from kmscks.service.transitions import TransitionWorker
 from kmscks.store.attempts import ConnectionAttempts
+from kmscks.store.rates import RateBuckets
 from kmscks.store.sql import SqlStore, open_store
 
 OPTIONS_VARIABLE = "CKS_SERVE_OPTIONS"
@@ -77,18 +77,26 @@ class Process:
     cloudhsm_keys: CloudHsmKeyConnector  # what the KMS key service calls for CloudHSM keys
 
 
-def _store_quota(per_second: int) -> Callable[[str], None] | None:
-    """The crypto quota of each custom key store (contract: 1,800/s, all accounts together)."""
-    if not per_second:
-        return None
-    quota = RequestQuota(per_second)
-    return lambda store_id: quota.take("crypto", store_id, "")
+def _quotas(config: ServerConfig, store: SqlStore) -> tuple[RequestQuota | None, ...]:
+    """The request quota and each custom key store's crypto quota (contract: 1,800/s, all
+    accounts together), when configured; both count in the database's shared buckets."""
+    if not (config.requests_per_second or config.crypto_requests_per_second):
+        return None, None
+    buckets = RateBuckets(store)
+    return tuple(
+        RequestQuota(name, rate, buckets) if rate else None
+        for name, rate in (
+            ("request", config.requests_per_second),
+            ("store-crypto", config.crypto_requests_per_second),
+        )
+    )
 
 
 def build_process(options: ServeOptions) -> Process:
     config = load_config(Path(options.config_path) if options.config_path else None)
     data_dir = Path(options.data_dir)
     store = open_store(options.database_url, data_dir)
+    request_quota, store_quota = _quotas(config, store)
     master_key = load_master_key(config.master_key, data_dir)
     worker_ref: list[TransitionWorker] = []
     sealer = Sealer(master_key)
@@ -126,14 +134,14 @@ def build_process(options: ServeOptions) -> Process:
         keys,
         proxy_keys,
         ClusterCrypto(cloudhsm_keys, store.get),
-        store_quota=_store_quota(config.crypto_requests_per_second),
+        store_quota=store_quota.take if store_quota else None,
     )
     authenticator = Authenticator(config.credentials, config.max_clock_skew_seconds)
     kms = Api(
         load_service_model("kms"),
         bind(KMS_OPERATIONS, service, keys, crypto),
         internal_error="KMSInternalException",
-        quota=RequestQuota(config.requests_per_second) if config.requests_per_second else None,
+        quota=request_quota,
     )
     cloudhsm = Api(
         load_service_model("cloudhsmv2"),

@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 from kmscks.api.quota import THROTTLING_MESSAGE, RequestQuota
 from kmscks.config import ConfigError, load_config
 from kmscks.errors import ServiceError
+from kmscks.store.rates import RateBuckets
+from kmscks.store.sql import SqliteStore
 from tests.conftest import SECOND_ACCESS_KEY, SECOND_ACCOUNT, SECOND_SECRET
 from tests.helpers.clients import kms_client
 from tests.helpers.server import ServerProcess, start_cks_server
@@ -29,9 +31,9 @@ class FakeClock:
         return self.now
 
 
-def test_a_bucket_allows_a_burst_of_the_rate_then_refills_at_it() -> None:
+def test_a_bucket_allows_a_burst_of_the_rate_then_refills_at_it(tmp_path: Path) -> None:
     clock = FakeClock()
-    quota = RequestQuota(5, clock)
+    quota = RequestQuota("request", 5, RateBuckets(SqliteStore(tmp_path / "cks.sqlite3")), clock)
     for _ in range(5):
         quota.take("DescribeCustomKeyStores", "000000000000", "us-east-1")
     with pytest.raises(ServiceError) as raised:

@@ -6,7 +6,9 @@ by several workers) and spreads concurrent requests over them.
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -62,6 +64,16 @@ def quota(clients: list[Any], limit: int = 10) -> None:
     assert set(outcomes) == {"ok", "LimitExceededException"}
     for client in clients:
         assert len(_stores(client)) == limit
+
+
+def request_quota(clients: list[Any], rate: int, burst: int = 40) -> None:
+    """A burst of one operation (one account and Region) over every entry point at once: the
+    request quota lets through one bucket's worth in all, plus what refills while it runs."""
+    started = time.monotonic()
+    outcomes = spread(clients, [("describe_custom_key_stores", {}) for _ in range(burst)])
+    refilled = math.ceil((time.monotonic() - started) * rate)
+    assert set(outcomes) == {"ok", "ThrottlingException"}, outcomes
+    assert rate <= outcomes.count("ok") <= rate + refilled, (outcomes, refilled)
 
 
 def xks_uniqueness(clients: list[Any]) -> None:

@@ -23,6 +23,7 @@ from tests.scale.conftest import StartProcesses, connect_calls, process_config
 pytestmark = pytest.mark.postgres
 
 SLOW_START = "timeout_ms = 2000"  # health calls compete with the test's own threads for CPU
+RATE = 2  # requests per second, for the request quota's test
 
 
 @pytest.fixture
@@ -44,6 +45,18 @@ def test_colliding_names_across_processes(pair: list[Any]) -> None:
 
 def test_quota_across_processes(pair: list[Any]) -> None:
     races.quota(pair)
+
+
+def test_the_request_quota_counts_both_processes_together(
+    start_processes: StartProcesses,
+    fresh_postgres: str,
+    master_key: str,
+    counting_proxy: FakeProxy,
+) -> None:
+    config = process_config(master_key, proxy_address=counting_proxy.address)
+    config += f"\n[limits]\nrequests_per_second = {RATE}\n"
+    processes = start_processes([config, config], database_url=fresh_postgres)
+    races.request_quota([kms_client(process.url) for process in processes], RATE)
 
 
 def test_xks_uniqueness_across_processes(pair: list[Any]) -> None:

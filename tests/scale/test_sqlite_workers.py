@@ -19,6 +19,7 @@ from tests.scale import races
 from tests.scale.conftest import process_config
 
 QUOTA = 30
+RATE = 2  # requests per second, for the request quota's test
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,29 @@ def test_both_workers_are_running(two_workers: ServerProcess) -> None:
     children = Path(f"/proc/{two_workers.process.pid}/task/{two_workers.process.pid}/children")
     # The first worker may answer before the second has started.
     wait_for(lambda: len(children.read_text().split()) == 2)
+
+
+def test_the_request_quota_counts_both_workers_together(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    config = f"[limits]\nrequests_per_second = {RATE}\n"
+    server = start_cks_server(tmp_path_factory.mktemp("throttled-workers"), config, workers=2)
+    try:
+        region = unique_region()
+        # Clients of their own, each with its connections: the kernel spreads those over both
+        # workers, as the request log's process ids show.
+        races.request_quota([kms_client(server.url, region) for _ in range(4)], RATE)
+        wait_for(lambda: len(_serving_pids(server.log(), region)) == 2)
+    finally:
+        server.stop()
+
+
+def _serving_pids(log: str, region: str) -> set[str]:
+    return {
+        line.split("[", 1)[1].split("]", 1)[0]
+        for line in log.splitlines()
+        if "kmscks.request" in line and f"region={region}" in line
+    }
 
 
 def test_colliding_names(clients: list[Any]) -> None:

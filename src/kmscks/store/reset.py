@@ -15,7 +15,9 @@ from kmscks.store.schema import MIGRATIONS
 from kmscks.store.sql import SQLITE_FILE, StoreUnavailable
 
 SQLITE_FILES = (SQLITE_FILE, f"{SQLITE_FILE}-wal", f"{SQLITE_FILE}-shm", f"{SQLITE_FILE}-journal")
-_CREATE_TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)", re.IGNORECASE)
+_CREATE_TABLE = re.compile(
+    r"CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)", re.IGNORECASE
+)
 
 
 def cks_tables() -> list[str]:

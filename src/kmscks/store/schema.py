@@ -296,4 +296,29 @@ MIGRATIONS += (
     ),
 )
 
+
+def _rate_buckets_table(create: str) -> tuple[str, ...]:
+    # One token bucket per quota scope, shared by every process on the database. Losing it is
+    # harmless (a lost bucket is a full one): PostgreSQL keeps it out of its write-ahead log.
+    return (
+        f"""
+{create} rate_buckets (
+    scope TEXT PRIMARY KEY,
+    tokens DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL
+)""",
+    )
+
+
+MIGRATIONS += (
+    Migration(
+        6,
+        "the request quotas' token buckets, shared by every server process",
+        {
+            "sqlite": _rate_buckets_table("CREATE TABLE"),
+            "postgres": _rate_buckets_table("CREATE UNLOGGED TABLE"),
+        },
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
