@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -402,7 +402,9 @@ wait_for_state = _wait_for_state
 
 
 @pytest.fixture
-def cks(monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes], tmp_path: Path):  # type: ignore[no-untyped-def]
+def cks(
+    monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> Iterator[Callable[..., Result]]:
     """Run `cks kms ...` in this process: cks(args, **env) -> Result. HOME is a fresh temp dir
     AWS_* comes only from `env` (plus test/test/us-east-1 unless overridden)."""
     from kmscks.cli.main import main

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -70,7 +71,9 @@ def test_sizes_stay_within_the_model_and_the_proxy_limits() -> None:
         lambda b: b[:60],
     ],
 )
-def test_broken_framing_is_an_invalid_ciphertext_with_no_message(mangle) -> None:  # type: ignore[no-untyped-def]
+def test_broken_framing_is_an_invalid_ciphertext_with_no_message(
+    mangle: Callable[[bytes], bytes],
+) -> None:
     head = ct.header(ct.KIND_XKS, KEY_ID)
     inner = ct.seal_inner(AESGCM(os.urandom(32)), b"data", ct.associated_data(head, None))
     blob = ct.xks_blob(head, os.urandom(12), os.urandom(16), b"", inner)

@@ -292,7 +292,14 @@ def _payload(body: Any) -> bytes:
 class BotocoreSigner(Signer):
     name = "botocore"
 
-    def post(self, url, body, akid=AKID, secret=SECRET, region=REGION):  # type: ignore[no-untyped-def]
+    def post(
+        self,
+        url: str,
+        body: Any,
+        akid: str = AKID,
+        secret: str = SECRET,
+        region: str = REGION,
+    ) -> Reply:
         data = _payload(body)
         request = AWSRequest(
             method="POST", url=url, data=data, headers={"Content-Type": "application/json"}
@@ -307,7 +314,15 @@ class BotocoreSigner(Signer):
 class Aws4AuthSigner(Signer):
     name = "aws4auth"
 
-    def post(self, url, body, akid=AKID, secret=SECRET, region=REGION, amz_date=None):  # type: ignore[no-untyped-def]
+    def post(
+        self,
+        url: str,
+        body: Any,
+        akid: str = AKID,
+        secret: str = SECRET,
+        region: str = REGION,
+        amz_date: str | None = None,
+    ) -> Reply:
         headers = {"Content-Type": "application/json"}
         if amz_date:
             headers["X-Amz-Date"] = amz_date  # aws4auth signs with a date it finds there
@@ -329,7 +344,14 @@ class CurlSigner(Signer):
         super().__init__(verify)
         self.curl = require_tool("curl")
 
-    def post(self, url, body, akid=AKID, secret=SECRET, region=REGION):  # type: ignore[no-untyped-def]
+    def post(
+        self,
+        url: str,
+        body: Any,
+        akid: str = AKID,
+        secret: str = SECRET,
+        region: str = REGION,
+    ) -> Reply:
         command = [self.curl, "-s", "-S", "-o", "-", "-w", "\n%{http_code}"]
         command += ["--aws-sigv4", f"aws:amz:{region}:{SERVICE}", "--user", f"{akid}:{secret}"]
         command += ["-H", "Content-Type: application/json", "--data-binary", "@-", url]
