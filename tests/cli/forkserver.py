@@ -16,8 +16,10 @@ import os
 import sys
 import tempfile
 import time
+import types
 
 MODE = sys.argv[1]
+PRELOADED: tuple[types.ModuleType, ...]
 if MODE == "aws":
     import awscli.clidriver
     import awscli.formatter

@@ -141,8 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
         name = str(params.get("CustomKeyStoreName", ""))
         if name.startswith("raw-error:"):
             # "raw-error:<status>:<body>" answers with exactly that, to test error parsing.
-            _, status, body = name.split(":", 2)
-            self._reply_raw(int(status), body.encode())
+            _, raw_status, body = name.split(":", 2)
+            self._reply_raw(int(raw_status), body.encode())
             return
         if operation == "DescribeCustomKeyStores":
             self._describe(params)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 ACCOUNT = "111122223333"
@@ -303,7 +304,7 @@ LIFECYCLE = (
     "RevokeGrant",
 )
 # Paginated listings: result key and the items they page over.
-LISTINGS = {
+LISTINGS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
     "ListKeys": ("Keys", lambda: [{"KeyId": k, "KeyArn": arn(k)} for k in KEY_IDS]),
     "ListAliases": ("Aliases", aliases),
     "ListResourceTags": ("Tags", tags),

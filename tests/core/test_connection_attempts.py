@@ -246,8 +246,9 @@ def test_without_an_id_a_code_is_explained_as_before(lab: Lab) -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    from kmscks.store.sql import PostgresStore, SqliteStore
+    from kmscks.store.sql import PostgresStore, SqliteStore, SqlStore
 
+    opened: SqlStore
     if request.param == "sqlite":
         opened = SqliteStore(tmp_path / "cks.sqlite3")
     else:

@@ -127,7 +127,7 @@ def test_quota_of_ten_stores_per_account_and_region(
 
 
 def test_external_key_store_members_by_connectivity(kms: Any) -> None:
-    cases = [
+    cases: list[tuple[dict[str, str | None], str]] = [
         ({"XksProxyConnectivity": None}, "XksProxyConnectivity is required"),
         ({"XksProxyUriPath": None}, "XksProxyUriPath is required"),
         ({"KeyStorePassword": "kmsPswd1"}, "KeyStorePassword is not valid"),

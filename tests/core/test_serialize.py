@@ -4,6 +4,7 @@ in wire form passes through unchanged."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from kmscks.api.model import load_service_model
 from kmscks.api.serialize import OutputSerializer
@@ -11,7 +12,7 @@ from kmscks.service.views import list_entry
 from kmscks.store.records import StoreRecord
 from kmscks.wireform import WireForm
 
-ENTRY = {
+ENTRY: dict[str, Any] = {
     "CustomKeyStoreId": "cks-1234567890abcdef0",
     "CustomKeyStoreName": "one",
     "ConnectionState": "CONNECTED",
@@ -78,7 +79,7 @@ def _every_kind_of_store() -> list[StoreRecord]:
         "trust_anchor_certificate": "-----BEGIN CERTIFICATE-----",
     }
     states = ("CONNECTED", "CONNECTING", "DISCONNECTED", "DISCONNECTING", "FAILED")
-    records = []
+    records: list[StoreRecord] = []
     for kind in (xks, vpc, hsm):
         for state in states:
             record = StoreRecord(

@@ -94,7 +94,7 @@ def test_map_keys_are_checked_against_every_constraint_of_the_key_shape() -> Non
 
 
 def test_a_map_counts_its_entries() -> None:
-    filters = {f"f{index}": [] for index in range(31)}
+    filters: dict[str, list[str]] = {f"f{index}": [] for index in range(31)}
     error = refused(CLOUDHSM, "DescribeClusters", {"Filters": filters})
     assert error.message.endswith(
         "at 'filters' failed to satisfy constraint: Member must have length less than or"
