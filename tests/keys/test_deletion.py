@@ -45,6 +45,11 @@ def key_rows(data_dir: Path, database_url: str | None, key_id: str) -> int:
     return int(row[0])
 
 
+def wait_until_gone(data_dir: Path, database_url: str | None, key_id: str) -> None:
+    """Wait until the key, its aliases and its tags are out of the database."""
+    wait_for(lambda: key_rows(data_dir, database_url, key_id) == 0)
+
+
 def doomed_key(kms: Any) -> dict[str, Any]:
     key = kms.create_key(Tags=[{"TagKey": "t", "TagValue": "v"}])["KeyMetadata"]
     kms.create_alias(AliasName="alias/doomed", TargetKeyId=key["KeyId"])
@@ -138,7 +143,7 @@ def test_two_processes_delete_each_key_once(tmp_path: Path, fresh_postgres: str)
         for index, key in enumerate(keys):
             clients[index % 2].schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
         for key in keys:
-            wait_for(lambda key=key: key_rows(tmp_path, fresh_postgres, key["KeyId"]) == 0)
+            wait_until_gone(tmp_path, fresh_postgres, key["KeyId"])
         logs = servers[0].log() + servers[1].log()
         for key in keys:
             assert logs.count("deleted KMS key " + key["Arn"]) == 1

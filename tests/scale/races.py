@@ -38,6 +38,11 @@ def _state(client: Any, store_id: str) -> str:
     return str(answer["CustomKeyStores"][0]["ConnectionState"])
 
 
+def wait_for_state(client: Any, store_id: str, *states: str) -> None:
+    """Wait until `client` sees the store in one of the states."""
+    wait_for(lambda: _state(client, store_id) in states)
+
+
 def vpc_params(name: str, path: str) -> dict[str, Any]:
     params = xks_params(name, host=VPC_HOST, path=path)
     params["XksProxyConnectivity"] = "VPC_ENDPOINT_SERVICE"
@@ -103,14 +108,14 @@ def connect_rounds(clients: list[Any], proxy: FakeProxy, rounds: int = 3) -> Non
         connects = [("connect_custom_key_store", {"CustomKeyStoreId": store_id})] * 16
         assert set(spread(clients, connects)) == {"ok"}
         for client in clients:
-            wait_for(lambda client=client: _state(client, store_id) == "CONNECTED")
+            wait_for_state(client, store_id, "CONNECTED")
         assert connect_calls(proxy) == round_number
         disconnects = [("disconnect_custom_key_store", {"CustomKeyStoreId": store_id})] * 16
         outcomes = spread(clients, disconnects)
         assert outcomes.count("ok") == 1, outcomes
         assert set(outcomes) <= {"ok", "CustomKeyStoreInvalidStateException"}
         for client in clients:
-            wait_for(lambda client=client: _state(client, store_id) == "DISCONNECTED")
+            wait_for_state(client, store_id, "DISCONNECTED")
     assert connect_calls(proxy) == rounds
 
 
@@ -138,7 +143,7 @@ def connect_disconnect_chaos(clients: list[Any], proxy: FakeProxy, seed: int = 6
     settled = {"CONNECTED", "DISCONNECTED"}
     for store_id in store_ids:
         for client in clients:
-            wait_for(lambda client=client, store_id=store_id: _state(client, store_id) in settled)
+            wait_for_state(client, store_id, *settled)
     # A health call is made only by a claimed CONNECTING transition, and a Connect that
     # answered {} started at most one.
     calls = connect_calls(proxy)
@@ -148,11 +153,11 @@ def connect_disconnect_chaos(clients: list[Any], proxy: FakeProxy, seed: int = 6
         if _state(clients[0], store_id) == "CONNECTED":
             clients[1].disconnect_custom_key_store(CustomKeyStoreId=store_id)
     for store_id in store_ids:
-        wait_for(lambda store_id=store_id: _state(clients[0], store_id) == "DISCONNECTED")
+        wait_for_state(clients[0], store_id, "DISCONNECTED")
     for index, store_id in enumerate(store_ids):
         clients[index % len(clients)].connect_custom_key_store(CustomKeyStoreId=store_id)
     for store_id in store_ids:
-        wait_for(lambda store_id=store_id: _state(clients[-1], store_id) == "CONNECTED")
+        wait_for_state(clients[-1], store_id, "CONNECTED")
     assert connect_calls(proxy) == calls + len(store_ids)
 
 

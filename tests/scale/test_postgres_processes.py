@@ -120,9 +120,7 @@ def test_one_store_connects_and_disconnects_racing_are_each_carried_out_once(
         outcomes = races.spread(pair, requests)
         assert set(outcomes) <= {"ok", "CustomKeyStoreInvalidStateException"}, outcomes
         for client in pair:
-            wait_for(
-                lambda client=client: _state(client, store_id) in {"CONNECTED", "DISCONNECTED"}
-            )
+            races.wait_for_state(client, store_id, "CONNECTED", "DISCONNECTED")
     with psycopg.connect(fresh_postgres, autocommit=True) as conn:
         changes = conn.execute(
             "SELECT generation, state, owner FROM transition_audit ORDER BY generation"
