@@ -67,8 +67,8 @@ def _tampered(marker: str) -> list[str]:
     flipped_tag = bytearray(raw)
     flipped_tag[-1] ^= 1
 
-    def encode(data: bytes) -> str:
-        return base64.urlsafe_b64encode(bytes(data)).decode().rstrip("=")
+    def encode(data: bytearray) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
     return [encode(flipped_position), encode(flipped_tag), marker[:-2], "garbage", "x" * 1024]
 

@@ -151,12 +151,13 @@ def test_passwords_and_proxy_secrets_in_bodies_are_not_logged(
 
 
 def test_an_unknown_target_is_logged_escaped() -> None:
+    fields = {"op": "-", "target": 'Evil" op=Forged\nINFO fake line'}
     record = logging.LogRecord("kmscks.request", logging.INFO, "", 0, "request", None, None)
-    record.fields = {"op": "-", "target": 'Evil" op=Forged\nINFO fake line'}
+    record.__dict__["fields"] = fields  # as logging does with extra={"fields": ...}
     line = TextFormatter().format(record)
     assert "\n" not in line
     assert 'target="Evil\\" op=Forged\\nINFO fake line"' in line
-    assert json.loads(JsonFormatter().format(record))["target"] == record.fields["target"]
+    assert json.loads(JsonFormatter().format(record))["target"] == fields["target"]
 
 
 def test_the_json_format_is_one_object_per_line_for_every_line(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ class Service:
         printer.text(repr(self))
 
 
-def _service(model: ServiceModel, declared: tuple[str, ...]) -> Service:
+def _service(model: ServiceModel, declared: Iterable[str]) -> Service:
     return Service(model, frozenset(declared), ShapeStrategies(model))
 
 
