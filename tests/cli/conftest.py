@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import botocore
 import pytest
@@ -331,8 +332,8 @@ def _live_config(proxy: FakeProxy, services: int) -> str:
     return config
 
 
-def create_vpc_store(client: object, index: int, name: str) -> str:
-    answer = client.create_custom_key_store(  # type: ignore[attr-defined]
+def create_vpc_store(client: Any, index: int, name: str) -> str:
+    answer = client.create_custom_key_store(
         CustomKeyStoreName=name,
         CustomKeyStoreType="EXTERNAL_KEY_STORE",
         XksProxyConnectivity="VPC_ENDPOINT_SERVICE",
@@ -386,12 +387,12 @@ def live_server(
         process.stop()
 
 
-def _wait_for_state(client: object, store_id: str, state: str, timeout: float = 15.0) -> None:
+def _wait_for_state(client: Any, store_id: str, state: str, timeout: float = 15.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        stores = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]  # type: ignore[attr-defined]
+        stores = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
         if stores[0]["ConnectionState"] == state:
             return
         time.sleep(0.05)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from kmscks.cli.proxies import masked
-from tests.cli.conftest import Runners, as_cks, base_env, describe_difference
+from tests.cli.conftest import Result, Runners, as_cks, base_env, describe_difference
 from tests.cli.forward_proxy import ForwardProxy
 from tests.cli.stub_kms import StubKMS
 
@@ -70,9 +70,11 @@ def test_proxies_match_aws(
     assert sum(line.startswith("CONNECT 127.0.0.1") for line in forward_proxy.seen) == 2
 
 
-def test_proxy_credentials(cks: object, stub_kms: StubKMS, forward_proxy: ForwardProxy) -> None:
+def test_proxy_credentials(
+    cks: Callable[..., Result], stub_kms: StubKMS, forward_proxy: ForwardProxy
+) -> None:
     url = forward_proxy.url.replace("http://", "http://user%40x:p%3Ass@")
-    result = cks([D, "--endpoint-url", stub_kms.url, *QUERY], HTTP_PROXY=url, NO_PROXY="")  # type: ignore[operator]
+    result = cks([D, "--endpoint-url", stub_kms.url, *QUERY], HTTP_PROXY=url, NO_PROXY="")
     assert result.rc == 0
     assert forward_proxy.authorizations == ["Basic dXNlckB4OnA6c3M="]  # user@x:p:ss
 

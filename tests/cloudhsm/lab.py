@@ -55,7 +55,7 @@ class Lab:
         return dict(found[0])
 
     def wait_state(self, cluster_id: str, state: str) -> dict[str, Any]:
-        return wait_for(lambda: (c := self.cluster(cluster_id))["State"] == state and c)  # type: ignore[return-value]
+        return wait_for(lambda: (c := self.cluster(cluster_id))["State"] == state and c)
 
     def wait_hsms(self, cluster_id: str, count: int) -> None:
         wait_for(
@@ -130,7 +130,7 @@ class Lab:
     def connect(self, store_id: str) -> dict[str, Any]:
         """Connect and wait for the outcome (CONNECTED or FAILED)."""
         self.kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-        return wait_for(  # type: ignore[return-value]
+        return wait_for(
             lambda: (
                 (entry := self.store(store_id))["ConnectionState"] in ("CONNECTED", "FAILED")
                 and entry

@@ -13,6 +13,7 @@ import pytest
 
 from tests.fuzz.wire import SignedClient
 from tests.helpers.clients import unique_region, xks_params
+from tests.helpers.proxies import FakeProxy
 from tests.helpers.server import ServerProcess, start_cks_server
 
 
@@ -49,11 +50,11 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 20.0) ->
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
 def test_sigkill_of_the_main_process_takes_the_workers_with_it(
-    tmp_path: Path, healthy_proxy: object
+    tmp_path: Path, healthy_proxy: FakeProxy
 ) -> None:
     from tests.fuzz.conftest import proxy_config
 
-    config = proxy_config(healthy_proxy)  # type: ignore[arg-type]
+    config = proxy_config(healthy_proxy)
     server = start_cks_server(tmp_path, config, workers=2)
     try:
         crash_and_restart(tmp_path, config, server)

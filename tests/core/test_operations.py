@@ -44,7 +44,7 @@ def settle(kms: Any, store_id: str) -> dict[str, Any]:
         entry = describe_one(kms, store_id)
         return None if entry["ConnectionState"] in ("CONNECTING", "DISCONNECTING") else entry
 
-    return wait_for(done)  # type: ignore[return-value]
+    return wait_for(done)
 
 
 # -- Create and Describe ------------------------------------------------------------------

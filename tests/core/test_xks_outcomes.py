@@ -165,7 +165,7 @@ def _settled(client: Any, store_id: str) -> dict[str, Any]:
         entry = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0]
         return None if entry["ConnectionState"] in ("CONNECTING", "DISCONNECTING") else entry
 
-    return wait_for(done)  # type: ignore[return-value]
+    return wait_for(done)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

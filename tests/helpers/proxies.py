@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal, TypeVar
 
 import trustme
+
+T = TypeVar("T")
 
 HEALTHY = {
     "xksProxyFleetSize": 1,
@@ -178,8 +181,12 @@ def untrusted_context(*hostnames: str) -> ssl.SSLContext:
 
 
 def wait_for(
-    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05
-) -> object:
+    predicate: Callable[[], T | Literal[False] | None],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+) -> T:
+    """The predicate's first truthy value (so never None or False), polled every `interval` for
+    up to `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
