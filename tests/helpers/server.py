@@ -41,6 +41,7 @@ class ServerProcess:
     args: list[str]
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -63,10 +64,15 @@ class ServerProcess:
                 raise RuntimeError(f"cks serve exited early:\n{self.log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_cks/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
+                    ready = answer.status == 200
             except OSError:
-                time.sleep(0.05)
+                ready = False
+            # The health answer comes from one worker; each of the others serves only once it
+            # listens too (granian's workers each bind the port), and the kernel spreads new
+            # connections over the sockets listening when they arrive.
+            if ready and _listening_sockets(self.port) >= self.workers:
+                return self
+            time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"cks serve did not become ready:\n{self.log()}")
 
@@ -136,5 +142,19 @@ def start_cks_server(
     else:
         args += ["--data-dir", str(data_dir)]
     args += list(extra_args)
-    server = ServerProcess(port, data_dir, data_dir / "server.log", args)
+    server = ServerProcess(port, data_dir, data_dir / "server.log", args, workers=workers)
     return server.start()
+
+
+def _listening_sockets(port: int) -> int:
+    """TCP sockets listening on the port (one per granian worker); on a system without
+    /proc/net/tcp, as many as any test asks for."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return 1 << 16
+    return sum(
+        1
+        for line in table.read_text().splitlines()[1:]
+        if (fields := line.split())[3] == "0A"  # LISTEN
+        and int(fields[1].rsplit(":", 1)[1], 16) == port
+    )
