@@ -169,18 +169,18 @@ def create_keys(cks: Service, folder: Path) -> dict[str, str]:
 # -- requests ----------------------------------------------------------------------------------
 
 
-def kms_script(bench: Bench, cks: Service, operation: str, params: dict[str, Any]) -> Path:
+def kms_script(folder: Path, cks: Service, operation: str, params: dict[str, Any]) -> Path:
     """A wrk script holding one signed KMS request, after checking that it succeeds."""
     call(cks.port, operation, **params)
     body, headers = harness.signed_request(cks.port, operation, params)
-    return harness.wrk_script(bench.folder, body, headers)
+    return harness.wrk_script(folder, body, headers)
 
 
 def encrypt_params(arn: str) -> dict[str, Any]:
     return {"KeyId": arn, "Plaintext": base64.b64encode(PLAINTEXT).decode()}
 
 
-def _proxy_path(operation: str) -> str:
+def proxy_path(operation: str) -> str:
     return f"{PREFIX}/kms/xks/v1/keys/{XKS_KEY}/{operation}"
 
 
@@ -195,7 +195,7 @@ def _proxy_request(proxy: Service, operation: str, fields: dict[str, Any]) -> tu
     ).encode()
     headers = harness.signed_post(
         proxy.port,
-        _proxy_path(operation),
+        proxy_path(operation),
         body,
         {"Content-Type": "application/json"},
         service="kms-xks-proxy",
@@ -211,7 +211,7 @@ def _proxy_call(proxy: Service, operation: str, fields: dict[str, Any]) -> dict[
         "127.0.0.1", proxy.port, context=ssl._create_unverified_context(), timeout=10
     )
     try:
-        conn.request("POST", _proxy_path(operation), body, headers)
+        conn.request("POST", proxy_path(operation), body, headers)
         response = conn.getresponse()
         answer = response.read()
     finally:
@@ -221,14 +221,14 @@ def _proxy_call(proxy: Service, operation: str, fields: dict[str, Any]) -> dict[
     return dict(json.loads(answer))
 
 
-def proxy_script(bench: Bench, proxy: Service, operation: str) -> Path:
+def proxy_script(folder: Path, proxy: Service, operation: str) -> Path:
     """A wrk script holding one signed encrypt or decrypt request to the proxy itself."""
     fields: dict[str, Any] = {"plaintext": base64.b64encode(PLAINTEXT).decode()}
     if operation == "decrypt":
         fields = _proxy_call(proxy, "encrypt", fields)  # ciphertext, IV, tag (and metadata)
     _proxy_call(proxy, operation, fields)  # it answers 200 before it is measured
     body, headers = _proxy_request(proxy, operation, fields)
-    return harness.wrk_script(bench.folder, body, headers)
+    return harness.wrk_script(folder, body, headers)
 
 
 # -- the section -------------------------------------------------------------------------------
@@ -278,8 +278,8 @@ def run(bench: Bench) -> None:
                 load(
                     f"proxy {operation}",
                     proxy,
-                    proxy_script(bench, proxy, operation),
-                    path=_proxy_path(operation),
+                    proxy_script(bench.folder, proxy, operation),
+                    path=proxy_path(operation),
                     connections=args.xks_connections,
                 )
                 for operation in ("encrypt", "decrypt")
@@ -292,26 +292,30 @@ def run(bench: Bench) -> None:
                     lambda: load(
                         f"xks encrypt {workers}",
                         started,
-                        kms_script(bench, started, "Encrypt", encrypt_params(keys["xks"])),
+                        kms_script(bench.folder, started, "Encrypt", encrypt_params(keys["xks"])),
                         connections=args.xks_connections,
                         others=(proxy,),
                     ),
                     lambda: load(
                         f"xks decrypt {workers}",
                         started,
-                        kms_script(bench, started, "Decrypt", {"CiphertextBlob": blob}),
+                        kms_script(bench.folder, started, "Decrypt", {"CiphertextBlob": blob}),
                         connections=args.xks_connections,
                         others=(proxy,),
                     ),
                     lambda: load(
                         f"cloudhsm encrypt {workers}",
                         started,
-                        kms_script(bench, started, "Encrypt", encrypt_params(keys["cloudhsm"])),
+                        kms_script(
+                            bench.folder, started, "Encrypt", encrypt_params(keys["cloudhsm"])
+                        ),
                     ),
                     lambda: load(
                         f"aws_kms encrypt {workers}",
                         started,
-                        kms_script(bench, started, "Encrypt", encrypt_params(keys["aws_kms"])),
+                        kms_script(
+                            bench.folder, started, "Encrypt", encrypt_params(keys["aws_kms"])
+                        ),
                     ),
                 ]
                 turn = round_number % len(variants)

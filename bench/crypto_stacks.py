@@ -1,0 +1,133 @@
+"""Encrypt through cks's request handler on two HTTP stacks, side by side: what the hand-off costs.
+
+A benchmark, not a test: it measures and prints, nothing asserts. `cks serve` runs on granian's
+RSGI interface, where granian's thread does the HTTP I/O and hands each request to the Python
+thread and each response back. `bench/asgi_handler.py` serves the same handler on uvicorn
+(httptools, uvloop), where the Python thread does its own HTTP I/O. Both run with 1 worker on
+the same data (the crypto section's set-up: an XKS key on a real `cks xks-proxy`, an AWS_KMS
+key), alternating in each round, and the proxy called directly is measured in each round too:
+
+  - XKS Encrypt at 16 connections, and its ratio to the proxy's own req/s (the issue-10 goal);
+  - AWS_KMS Encrypt at 64 connections.
+
+    .venv/bin/python bench/crypto_stacks.py [--rounds 3] [--seconds 5]
+
+uvicorn and httptools are the `bench` extra (pip install -e '.[bench]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+import crypto_bench
+import harness
+from harness import LoadResult, Service, cks_service, running
+
+STACKS = ("granian", "uvicorn")
+XKS_CONNECTIONS = 16
+
+
+def _uvicorn_service(name: str, folder: Path, config: Path) -> Service:
+    port = harness.free_port()
+    args = [harness.PYTHON, str(harness.BENCH_DIR / "asgi_handler.py"), "--port", str(port)]
+    args += ["--data-dir", str(folder / "data"), "--config", str(config)]
+    return Service(name, args, port, log_path=folder / f"{name}.log")
+
+
+def _load(
+    label: str,
+    service: Service,
+    script: Path,
+    args: argparse.Namespace,
+    connections: int,
+    path: str = "/",
+    others: tuple[Service, ...] = (),
+) -> LoadResult:
+    result = harness.load(
+        label,
+        service,
+        script,
+        connections=connections,
+        threads=2,
+        seconds=args.seconds,
+        warmup=1,
+        path=path,
+        others=others,
+    )
+    harness.print_result(result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        (folder / "data").mkdir()
+        base = '[server]\nmaster_key = "' + "A" * 43 + '="\n'
+        proxy_dir = folder / "proxy"
+        with running(crypto_bench.proxy_service(proxy_dir)) as proxy:
+            config = crypto_bench.cks_config(base, proxy, proxy_dir)
+            config_path = folder / "stacks.toml"
+            config_path.write_text(config)
+            with running(cks_service("setup", folder, config=config), "/_cks/health") as cks:
+                keys = crypto_bench.create_keys(cks, folder)
+            rows: dict[str, list[float]] = {}
+            for round_number in range(args.rounds):
+                print(f"round {round_number + 1}", flush=True)
+                direct = _load(
+                    "proxy encrypt",
+                    proxy,
+                    crypto_bench.proxy_script(folder, proxy, "encrypt"),
+                    args,
+                    connections=XKS_CONNECTIONS,
+                    path=crypto_bench.proxy_path("encrypt"),
+                )
+                order = STACKS if round_number % 2 == 0 else STACKS[::-1]
+                for stack in order:
+                    name = f"{stack}-{round_number}"
+                    if stack == "granian":
+                        service = cks_service(name, folder, config=config)
+                    else:
+                        service = _uvicorn_service(name, folder, config_path)
+                    with running(service, "/_cks/health") as started:
+                        xks = _load(
+                            f"xks encrypt, {stack}",
+                            started,
+                            crypto_bench.kms_script(
+                                folder, started, "Encrypt", crypto_bench.encrypt_params(keys["xks"])
+                            ),
+                            args,
+                            connections=XKS_CONNECTIONS,
+                            others=(proxy,),
+                        )
+                        aws_kms = _load(
+                            f"aws_kms encrypt, {stack}",
+                            started,
+                            crypto_bench.kms_script(
+                                folder,
+                                started,
+                                "Encrypt",
+                                crypto_bench.encrypt_params(keys["aws_kms"]),
+                            ),
+                            args,
+                            connections=64,
+                        )
+                    rows.setdefault(f"xks encrypt, {stack}", []).append(xks.rps)
+                    rows.setdefault(f"xks ratio to the proxy, {stack}", []).append(
+                        xks.rps / direct.rps
+                    )
+                    rows.setdefault(f"aws_kms encrypt, {stack}", []).append(aws_kms.rps)
+    print(f"medians of {args.rounds} rounds (rounds in brackets):")
+    for label, values in rows.items():
+        spec = ".2f" if "ratio" in label else ".0f"
+        print(f"  {label:34s} {statistics.median(values):{spec}}  ({harness.join(values, spec)})")
+
+
+if __name__ == "__main__":
+    main()
