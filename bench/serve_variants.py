@@ -5,7 +5,7 @@ here as a service manager would; `warning` writes none), for the default worker 
 per core vs one, on 2 cores and pinned to 1 with taskset) and for what the request quota's
 shared buckets cost (a variant's text after `|` is added to its config file, `\\n` for a line
 break). The variants run back to back in each round, the order alternating, on the same seeded
-SQLite database.
+SQLite database (or an empty PostgreSQL one given with `--database-url`).
 
     .venv/bin/python bench/serve_variants.py --rounds 3 --workers 2     # log on vs off
     .venv/bin/python bench/serve_variants.py --rounds 3 \
@@ -34,10 +34,20 @@ from kmscks.service.secrets import Sealer
 
 
 def _service(
-    name: str, folder: Path, config: Path, workers: int | None, extra: list[str], cpus: str | None
+    name: str,
+    folder: Path,
+    config: Path,
+    workers: int | None,
+    extra: list[str],
+    cpus: str | None,
+    database_url: str | None,
 ) -> Service:
     args = [PYTHON, "-m", "kmscks", "serve", "--port", str(free_port()), "--config", str(config)]
-    args += ["--data-dir", str(folder / "data"), *extra]
+    if database_url:
+        args += ["--database-url", database_url, "--key-dir", str(folder / "data")]
+    else:
+        args += ["--data-dir", str(folder / "data")]
+    args += extra
     if workers is not None:
         args += ["--workers", str(workers)]
     if cpus is not None:
@@ -69,6 +79,9 @@ def main() -> int:
     parser.add_argument("--format", default="text", choices=["text", "json"])
     parser.add_argument("--cpus", help="pin the server to these CPUs (taskset -c)")
     parser.add_argument(
+        "--database-url", help="an empty PostgreSQL database to serve from instead of SQLite"
+    )
+    parser.add_argument(
         "--variants",
         default="log on=--log-level info;log off=--log-level warning",
         # Every variant also gets --log-format FORMAT; the last --log-level/--workers wins.
@@ -84,7 +97,8 @@ def main() -> int:
         config = folder / f"{label.replace(' ', '-')}.toml"
         config.write_text(base_config + config_lines.replace("\\n", "\n") + "\n")
         variants.append((label, [*extra.split(), "--log-format", args.format], config))
-    store = seed.open_bench_store(None, folder / "data")
+    (folder / "data").mkdir()
+    store = seed.open_bench_store(args.database_url, folder / "data")
     sealer = Sealer(master_key)
     seed.add_measured(store, [seed.store_record(sealer, "us-east-1", i) for i in range(10)])
     store.close()
@@ -94,7 +108,13 @@ def main() -> int:
         order = variants if round_number % 2 == 0 else variants[::-1]
         for label, extra, config in order:
             service = _service(
-                label.replace(" ", "-"), folder, config, args.workers, extra, args.cpus
+                label.replace(" ", "-"),
+                folder,
+                config,
+                args.workers,
+                extra,
+                args.cpus,
+                args.database_url,
             )
             with running(service, "/_cks/health"):
                 body, headers = harness.signed_request(service.port, "DescribeCustomKeyStores", {})
