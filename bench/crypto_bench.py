@@ -23,7 +23,9 @@ import ssl
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +166,35 @@ def create_keys(cks: Service, folder: Path) -> dict[str, str]:
     )["KeyMetadata"]["Arn"]
     keys["aws_kms"] = call(cks.port, "CreateKey")["KeyMetadata"]["Arn"]
     return keys
+
+
+@dataclass(frozen=True)
+class KeyedSetup:
+    """What `keyed_setup` made: the running proxy, the cks config and the keys' ARNs by kind."""
+
+    proxy: Service
+    config: str
+    config_path: Path  # the file the set-up server ran with (the same text as `config`)
+    keys: dict[str, str]
+    xks_blob: str  # a ciphertext of the XKS key, for Decrypt
+    port: int  # the set-up server's; a signed request names its host and port
+
+
+@contextmanager
+def keyed_setup(folder: Path) -> Iterator[KeyedSetup]:
+    """The section's keys in a new data directory under `folder`, made through a set-up `cks
+    serve` (a fixed master key) that is stopped again; the proxy runs for the block."""
+    (folder / "data").mkdir()
+    base = '[server]\nmaster_key = "' + "A" * 43 + '="\n'
+    proxy_dir = folder / "proxy"
+    with running(proxy_service(proxy_dir)) as proxy:
+        config = cks_config(base, proxy, proxy_dir)
+        setup = cks_service("setup", folder, config=config)
+        with running(setup, "/_cks/health") as cks:
+            keys = create_keys(cks, folder)
+            blob = call(cks.port, "Encrypt", **encrypt_params(keys["xks"]))["CiphertextBlob"]
+        config_path = Path(setup.args[setup.args.index("--config") + 1])
+        yield KeyedSetup(proxy, config, config_path, keys, blob, setup.port)
 
 
 # -- requests ----------------------------------------------------------------------------------

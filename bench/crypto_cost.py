@@ -27,7 +27,6 @@ from typing import Any
 
 import crypto_bench
 import harness
-from harness import cks_service, running
 from kmscks import logsetup
 from kmscks.runtime import ServeOptions, build_process
 
@@ -66,45 +65,31 @@ def main() -> None:
     )
     args = parser.parse_args()
     logsetup.skip_unused_record_attributes()
-    with tempfile.TemporaryDirectory() as temp:
-        folder = Path(temp)
-        (folder / "data").mkdir()
-        master = '[server]\nmaster_key = "' + "A" * 43 + '="\n'
-        proxy_dir = folder / "proxy"
-        with running(crypto_bench.proxy_service(proxy_dir)) as proxy:
-            config = crypto_bench.cks_config(master, proxy, proxy_dir)
-            with running(cks_service("setup", folder, config=config), "/_cks/health") as cks:
-                keys = crypto_bench.create_keys(cks, folder)
-                blob = crypto_bench.call(
-                    cks.port, "Encrypt", **crypto_bench.encrypt_params(keys["xks"])
-                )["CiphertextBlob"]
-                port = cks.port
-            options = ServeOptions(str(folder / "data"), config_path=str(folder / "setup.toml"))
-            process = build_process(options)
-            signed = {
-                kind: harness.signed_request(port, operation, params)
-                for kind, (operation, params) in requests(keys, blob).items()
-            }
-            loop = asyncio.new_event_loop()
-            if args.profile:
-                loop.run_until_complete(_measure(process.handler, signed[args.profile], 200))
-                profile = cProfile.Profile()
-                profile.enable()
-                loop.run_until_complete(_measure(process.handler, signed[args.profile], args.calls))
-                profile.disable()
-                pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(35)
-                return
-            variants = (args.only,) if args.only else VARIANTS
-            medians: dict[str, list[float]] = {kind: [] for kind in variants}
-            for _ in range(args.rounds):
-                for kind in variants:  # interleaved, so drift hits every variant
-                    times = loop.run_until_complete(
-                        _measure(process.handler, signed[kind], args.calls)
-                    )
-                    medians[kind].append(statistics.median(times) * 1e6)
-            for kind in variants:
-                rounds = ", ".join(f"{value:.0f}" for value in medians[kind])
-                print(f"{kind:12s} {statistics.median(medians[kind]):6.1f} us/request ({rounds})")
+    with tempfile.TemporaryDirectory() as temp, crypto_bench.keyed_setup(Path(temp)) as setup:
+        options = ServeOptions(str(Path(temp) / "data"), config_path=str(setup.config_path))
+        process = build_process(options)
+        signed = {
+            kind: harness.signed_request(setup.port, operation, params)
+            for kind, (operation, params) in requests(setup.keys, setup.xks_blob).items()
+        }
+        loop = asyncio.new_event_loop()
+        if args.profile:
+            loop.run_until_complete(_measure(process.handler, signed[args.profile], 200))
+            profile = cProfile.Profile()
+            profile.enable()
+            loop.run_until_complete(_measure(process.handler, signed[args.profile], args.calls))
+            profile.disable()
+            pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(35)
+            return
+        variants = (args.only,) if args.only else VARIANTS
+        medians: dict[str, list[float]] = {kind: [] for kind in variants}
+        for _ in range(args.rounds):
+            for kind in variants:  # interleaved, so drift hits every variant
+                times = loop.run_until_complete(_measure(process.handler, signed[kind], args.calls))
+                medians[kind].append(statistics.median(times) * 1e6)
+        for kind in variants:
+            rounds = ", ".join(f"{value:.0f}" for value in medians[kind])
+            print(f"{kind:12s} {statistics.median(medians[kind]):6.1f} us/request ({rounds})")
 
 
 if __name__ == "__main__":

@@ -66,63 +66,52 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as temp:
-        folder = Path(temp)
-        (folder / "data").mkdir()
-        base = '[server]\nmaster_key = "' + "A" * 43 + '="\n'
-        proxy_dir = folder / "proxy"
-        with running(crypto_bench.proxy_service(proxy_dir)) as proxy:
-            config = crypto_bench.cks_config(base, proxy, proxy_dir)
-            config_path = folder / "stacks.toml"
-            config_path.write_text(config)
-            with running(cks_service("setup", folder, config=config), "/_cks/health") as cks:
-                keys = crypto_bench.create_keys(cks, folder)
-            rows: dict[str, list[float]] = {}
-            for round_number in range(args.rounds):
-                print(f"round {round_number + 1}", flush=True)
-                direct = _load(
-                    "proxy encrypt",
-                    proxy,
-                    crypto_bench.proxy_script(folder, proxy, "encrypt"),
-                    args,
-                    connections=XKS_CONNECTIONS,
-                    path=crypto_bench.proxy_path("encrypt"),
-                )
-                order = STACKS if round_number % 2 == 0 else STACKS[::-1]
-                for stack in order:
-                    name = f"{stack}-{round_number}"
-                    if stack == "granian":
-                        service = cks_service(name, folder, config=config)
-                    else:
-                        service = _uvicorn_service(name, folder, config_path)
-                    with running(service, "/_cks/health") as started:
-                        xks = _load(
-                            f"xks encrypt, {stack}",
-                            started,
-                            crypto_bench.kms_script(
-                                folder, started, "Encrypt", crypto_bench.encrypt_params(keys["xks"])
-                            ),
-                            args,
-                            connections=XKS_CONNECTIONS,
-                            others=(proxy,),
-                        )
-                        aws_kms = _load(
-                            f"aws_kms encrypt, {stack}",
-                            started,
-                            crypto_bench.kms_script(
-                                folder,
-                                started,
-                                "Encrypt",
-                                crypto_bench.encrypt_params(keys["aws_kms"]),
-                            ),
-                            args,
-                            connections=64,
-                        )
-                    rows.setdefault(f"xks encrypt, {stack}", []).append(xks.rps)
-                    rows.setdefault(f"xks ratio to the proxy, {stack}", []).append(
-                        xks.rps / direct.rps
+    with tempfile.TemporaryDirectory() as temp, crypto_bench.keyed_setup(Path(temp)) as setup:
+        folder, proxy, config, keys = Path(temp), setup.proxy, setup.config, setup.keys
+        rows: dict[str, list[float]] = {}
+        for round_number in range(args.rounds):
+            print(f"round {round_number + 1}", flush=True)
+            direct = _load(
+                "proxy encrypt",
+                proxy,
+                crypto_bench.proxy_script(folder, proxy, "encrypt"),
+                args,
+                connections=XKS_CONNECTIONS,
+                path=crypto_bench.proxy_path("encrypt"),
+            )
+            order = STACKS if round_number % 2 == 0 else STACKS[::-1]
+            for stack in order:
+                name = f"{stack}-{round_number}"
+                if stack == "granian":
+                    service = cks_service(name, folder, config=config)
+                else:
+                    service = _uvicorn_service(name, folder, setup.config_path)
+                with running(service, "/_cks/health") as started:
+                    xks = _load(
+                        f"xks encrypt, {stack}",
+                        started,
+                        crypto_bench.kms_script(
+                            folder, started, "Encrypt", crypto_bench.encrypt_params(keys["xks"])
+                        ),
+                        args,
+                        connections=XKS_CONNECTIONS,
+                        others=(proxy,),
                     )
-                    rows.setdefault(f"aws_kms encrypt, {stack}", []).append(aws_kms.rps)
+                    aws_kms = _load(
+                        f"aws_kms encrypt, {stack}",
+                        started,
+                        crypto_bench.kms_script(
+                            folder,
+                            started,
+                            "Encrypt",
+                            crypto_bench.encrypt_params(keys["aws_kms"]),
+                        ),
+                        args,
+                        connections=64,
+                    )
+                rows.setdefault(f"xks encrypt, {stack}", []).append(xks.rps)
+                rows.setdefault(f"xks ratio to the proxy, {stack}", []).append(xks.rps / direct.rps)
+                rows.setdefault(f"aws_kms encrypt, {stack}", []).append(aws_kms.rps)
     print(f"medians of {args.rounds} rounds (rounds in brackets):")
     for label, values in rows.items():
         spec = ".2f" if "ratio" in label else ".0f"
