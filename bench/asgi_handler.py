@@ -74,15 +74,14 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
+    import harness
+
     uvicorn.run(
         HandlerApp(args.data_dir, args.config),
         host="127.0.0.1",
         port=args.port,
-        loop="uvloop",
-        http="httptools",
         lifespan="on",
-        access_log=False,
-        log_level="warning",
+        **harness.UVICORN_OPTIONS,
     )
 
 

@@ -32,6 +32,13 @@ REPO = BENCH_DIR.parent
 PYTHON = sys.executable
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The uvicorn stack the benchmarks compare with granian: httptools and uvloop, no access log.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "log_level": "warning",
+}
 
 
 def free_port() -> int:

@@ -107,16 +107,15 @@ def main() -> int:
     if args.server == "uvicorn":
         import uvicorn
 
+        import harness
+
         uvicorn.run(
             "trivial_app:asgi_app",
             host=args.host,
             port=args.port,
             workers=args.workers,
-            loop="uvloop",
-            http="httptools",
             lifespan="off",
-            access_log=False,
-            log_level="warning",
+            **harness.UVICORN_OPTIONS,
         )
         return 0
     from granian import Granian
