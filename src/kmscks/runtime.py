@@ -77,18 +77,21 @@ class Process:
     cloudhsm_keys: CloudHsmKeyConnector  # what the KMS key service calls for CloudHSM keys
 
 
-def _quotas(config: ServerConfig, store: SqlStore) -> tuple[RequestQuota | None, ...]:
+def _quotas(
+    config: ServerConfig, store: SqlStore
+) -> tuple[RequestQuota | None, RequestQuota | None]:
     """The request quota and each custom key store's crypto quota (contract: 1,800/s, all
     accounts together), when configured; both count in the database's shared buckets."""
     if not (config.requests_per_second or config.crypto_requests_per_second):
         return None, None
     buckets = RateBuckets(store)
-    return tuple(
-        RequestQuota(name, rate, buckets) if rate else None
-        for name, rate in (
-            ("request", config.requests_per_second),
-            ("store-crypto", config.crypto_requests_per_second),
-        )
+
+    def quota(name: str, rate: int) -> RequestQuota | None:
+        return RequestQuota(name, rate, buckets) if rate else None
+
+    return (
+        quota("request", config.requests_per_second),
+        quota("store-crypto", config.crypto_requests_per_second),
     )
 
 
