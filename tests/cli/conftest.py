@@ -9,6 +9,7 @@ AWS_EC2_METADATA_DISABLED, so nothing leaves 127.0.0.1. Under CI=true a missing 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import re
@@ -26,6 +27,7 @@ import pytest
 
 from tests.cli.stub_kms import StubKMS
 from tests.conftest import AWS_CLI, require
+from tests.helpers import clients
 from tests.helpers.proxies import Behaviour, FakeProxy
 from tests.helpers.server import ServerProcess, start_cks_server
 
@@ -381,25 +383,13 @@ def live_server(
             )["CustomKeyStoreId"]
         )
         client.connect_custom_key_store(CustomKeyStoreId=ids[0])
-        _wait_for_state(client, ids[0], "FAILED")
+        wait_for_state(client, ids[0], "FAILED")
         yield LiveServer(process, ids)
     finally:
         process.stop()
 
 
-def _wait_for_state(client: Any, store_id: str, state: str, timeout: float = 15.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stores = client.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
-        if stores[0]["ConnectionState"] == state:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{store_id} never reached {state}")
-
-
-wait_for_state = _wait_for_state
+wait_for_state = functools.partial(clients.wait_for_state, timeout=15.0)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from tests.helpers.proxies import wait_for
+
 _regions = itertools.count()
 
 
@@ -72,3 +74,17 @@ def aws_cli_env(region: str, home: Path) -> dict[str, str]:
         "AWS_PAGER": "",
         "TZ": "UTC",
     }
+
+
+def connection_state(client: Any, store_id: str) -> str:
+    """The store's ConnectionState, as `client` describes it."""
+    answer = client.describe_custom_key_stores(CustomKeyStoreId=store_id)
+    return str(answer["CustomKeyStores"][0]["ConnectionState"])
+
+
+def wait_for_state(client: Any, store_id: str, *states: str, timeout: float = 10.0) -> None:
+    """Wait until `client` describes the store in one of `states`."""
+    try:
+        wait_for(lambda: connection_state(client, store_id) in states, timeout)
+    except AssertionError:
+        raise AssertionError(f"{store_id} never reached {' or '.join(states)}") from None

@@ -12,8 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.helpers.clients import xks_params
-from tests.helpers.proxies import FakeProxy, wait_for
+from tests.helpers.clients import connection_state, wait_for_state, xks_params
+from tests.helpers.proxies import FakeProxy
 from tests.scale.conftest import VPC_HOST, VPC_SERVICE, attempt, connect_calls
 
 THREADS = 24
@@ -31,16 +31,6 @@ def spread(clients: list[Any], requests: list[tuple[str, dict[str, Any]]]) -> li
 
 def _stores(client: Any) -> list[dict[str, Any]]:
     return list(client.describe_custom_key_stores()["CustomKeyStores"])
-
-
-def _state(client: Any, store_id: str) -> str:
-    answer = client.describe_custom_key_stores(CustomKeyStoreId=store_id)
-    return str(answer["CustomKeyStores"][0]["ConnectionState"])
-
-
-def wait_for_state(client: Any, store_id: str, *states: str) -> None:
-    """Wait until `client` sees the store in one of the states."""
-    wait_for(lambda: _state(client, store_id) in states)
 
 
 def vpc_params(name: str, path: str) -> dict[str, Any]:
@@ -150,7 +140,7 @@ def connect_disconnect_chaos(clients: list[Any], proxy: FakeProxy, seed: int = 6
     assert calls <= started
     # Once settled, one more cycle costs exactly one health call per store.
     for store_id in store_ids:
-        if _state(clients[0], store_id) == "CONNECTED":
+        if connection_state(clients[0], store_id) == "CONNECTED":
             clients[1].disconnect_custom_key_store(CustomKeyStoreId=store_id)
     for store_id in store_ids:
         wait_for_state(clients[0], store_id, "DISCONNECTED")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.clients import kms_client, xks_params
+from tests.helpers.clients import connection_state, kms_client, wait_for_state, xks_params
 from tests.helpers.proxies import Behaviour, FakeProxy, StallingServer, wait_for
 from tests.helpers.server import ServerProcess
 from tests.scale import races
@@ -120,7 +120,7 @@ def test_one_store_connects_and_disconnects_racing_are_each_carried_out_once(
         outcomes = races.spread(pair, requests)
         assert set(outcomes) <= {"ok", "CustomKeyStoreInvalidStateException"}, outcomes
         for client in pair:
-            races.wait_for_state(client, store_id, "CONNECTED", "DISCONNECTED")
+            wait_for_state(client, store_id, "CONNECTED", "DISCONNECTED")
     with psycopg.connect(fresh_postgres, autocommit=True) as conn:
         changes = conn.execute(
             "SELECT generation, state, owner FROM transition_audit ORDER BY generation"
@@ -144,11 +144,6 @@ def test_markers_of_one_process_are_accepted_by_the_other(
     ).replace("[xks]", "[limits]\ncustom_key_stores = 100\n\n[xks]")
     processes = start_processes([config, config], database_url=fresh_postgres)
     races.paged_walk([kms_client(process.url) for process in processes])
-
-
-def _state(client: Any, store_id: str) -> str:
-    answer = client.describe_custom_key_stores(CustomKeyStoreId=store_id)
-    return str(answer["CustomKeyStores"][0]["ConnectionState"])
 
 
 def test_a_killed_process_transition_is_taken_over_after_its_lease(
@@ -183,10 +178,10 @@ def test_a_killed_process_transition_is_taken_over_after_its_lease(
             database_url=fresh_postgres,
         )
         other = kms_client(survivor.url)
-        assert _state(other, store_id) == "CONNECTING"
+        assert connection_state(other, store_id) == "CONNECTING"
         assert healthy.health_calls() == []
         doomed.kill()
-        wait_for(lambda: _state(other, store_id) == "CONNECTED", timeout=lease + 10)
+        wait_for(lambda: connection_state(other, store_id) == "CONNECTED", timeout=lease + 10)
         assert time.monotonic() - claimed_at >= lease - 0.2  # not before the lease ran out
         assert connect_calls(healthy) == 1  # taken over once, by the survivor
     finally:
@@ -209,7 +204,7 @@ def test_a_killed_process_does_not_stop_the_other(
     _kill(first)
     other = kms_client(second.url)
     other.connect_custom_key_store(CustomKeyStoreId=store_id)
-    wait_for(lambda: _state(other, store_id) == "CONNECTED")
+    wait_for(lambda: connection_state(other, store_id) == "CONNECTED")
     assert connect_calls(counting_proxy) == 1
 
 
