@@ -169,12 +169,18 @@ def _argparse_as_2_33(stderr: bytes, args: tuple[str, ...] | None) -> bytes:
     return b"\ncks: [ERROR]: " + message + b"\n\n" + usage + b"\n"
 
 
+# awscli 2.2x added a space before the input line of a shorthand syntax error (`for input:\n %s`
+# in awscli/shorthand.py at 2.33.31); 2.9.19 prints the input at the start of the line.
+_SHORTHAND_INPUT_2_9 = re.compile(rb"(Expected: '[^\n]*', received: '[^\n]*' for input:\n)")
+
+
 def as_cks(result: Result, args: tuple[str, ...] | None = None) -> Result:
     """The aws result as 2.33 would print it, with the program's name spelled `cks`; `args`
     (after `kms`) name the value of an invalid-choice error, which 2.9.19 does not print."""
     stderr = _PROGRAM.sub(b"cks", result.stderr).replace(
         _OLD_CREDENTIALS_HINT, _NEW_CREDENTIALS_HINT
     )
+    stderr = _SHORTHAND_INPUT_2_9.sub(rb"\1 ", stderr)
     return Result(result.stdout, _argparse_as_2_33(stderr, args), result.rc)
 
 

@@ -56,3 +56,26 @@ def test_unknown_options_keep_their_layout(cks: Any) -> None:
     result = cks([D, "--endpoint-url", "http://127.0.0.1:9", "--foo", "bar"])
     assert result.rc == 252
     assert result.stderr == b"\n" + USAGE + b"\nUnknown options: --foo, bar\n\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "shown"),
+    [
+        ("--tags", "oops", b" oops\n    ^"),
+        ("--tags", "TagKey=a,TagValue=b oops", b" oops\n    ^"),
+        ("--encryption-context", "purpose", b" purpose\n       ^"),
+    ],
+)
+def test_shorthand_syntax_errors_indent_the_input_like_2_33(
+    cks: Any, option: str, value: str, shown: bytes
+) -> None:
+    # Checked against aws-cli 2.33.31: `for input:\n %s` puts one space before the input but
+    # not before the caret (2.9.19 prints no space).
+    command = "create-key" if option == "--tags" else "encrypt"
+    extra = [] if command == "create-key" else ["--key-id", "k", "--plaintext", "aGk="]
+    result = cks([command, "--endpoint-url", "http://127.0.0.1:9", *extra, option, *value.split()])
+    assert result.rc == 252 and result.stdout == b""
+    assert result.stderr == (
+        b"\nError parsing parameter '" + option.encode() + b"': Expected: '=', received: 'EOF' "
+        b"for input:\n" + shown + b"\n"
+    )

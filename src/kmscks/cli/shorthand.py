@@ -40,9 +40,11 @@ class ShorthandParseError(Exception):
 
 
 class ShorthandParseSyntaxError(ShorthandParseError):
+    # Since 2.2x (2.33.31 included) the input line after "for input:" starts with one space;
+    # the caret below it is not shifted, so it points one column left of the failing character.
     def __init__(self, value: str, expected: str, actual: str, index: int) -> None:
         super().__init__(
-            f"Expected: '{expected}', received: '{actual}' for input:\n"
+            f"Expected: '{expected}', received: '{actual}' for input:\n "
             + self._error_location(value, index)
         )
 
