@@ -104,11 +104,11 @@ class _Analysis:
             if ch in _BREAKS:
                 line_breaks = True
             if not (ch == "\n" or "\x20" <= ch <= "\x7e"):
+                # libyaml's IS_PRINTABLE (not PyYAML's): NEL and characters beyond the BMP
+                # (emoji) are not printable, so such a scalar is double-quoted with `\N` or
+                # `\U0001F600` escapes, as aws-cli 2.33.31 (ruamel.yaml 0.17.21's CEmitter) does.
                 printable = (
-                    ch == "\x85"
-                    or "\xa0" <= ch <= "\ud7ff"
-                    or "\ue000" <= ch <= "\ufffd"
-                    or "\U00010000" <= ch < "\U0010ffff"
+                    "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
                 ) and ch != "\ufeff"
                 if not printable:
                     special = True
@@ -206,8 +206,14 @@ class _Emitter:
             self.increase_indent()
             for key in sorted(value):
                 self.write_indent()
-                self.node(key, mapping_context=True, simple_key=True)
-                self.indicator(":", False)
+                if _is_simple_key(key):
+                    self.node(key, mapping_context=True, simple_key=True)
+                    self.indicator(":", False)
+                else:  # libyaml's complex key: `? key` and `: value` on lines of their own
+                    self.indicator("?", True, indention=True)
+                    self.node(key, mapping_context=True)
+                    self.write_indent()
+                    self.indicator(":", True, indention=True)
                 self.node(value[key], mapping_context=True)
             self.indent = self.indents.pop()
         elif isinstance(value, list | tuple):
@@ -352,6 +358,15 @@ class _Emitter:
                 self.write(ch)
                 spaces = False
         self.indicator('"', False)
+
+
+def _is_simple_key(key: Any) -> bool:
+    """libyaml's yaml_emitter_check_simple_key for a scalar: no line break (CR included) and
+    at most 128 bytes of UTF-8."""
+    text = str(key)
+    if any(ch in text for ch in "\r" + _BREAKS):
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) <= 128
 
 
 def _float_text(value: float) -> str:
