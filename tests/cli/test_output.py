@@ -163,6 +163,54 @@ def test_yaml_multiline_strings_are_single_quoted_with_blank_lines() -> None:
     assert out.getvalue() == "PEM: 'a\n\n  b\n\n  '\n"
 
 
+# Expected bytes from aws-cli 2.33.31 (its YAMLDumper: ruamel.yaml 0.17.21 with the libyaml
+# CEmitter), run on the same values.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"K": "a\U0001f600b"}, 'K: "a\\U0001F600b"\n'),  # beyond the BMP: not printable
+        ({"L": ["\U0001f600", {"N": "x"}]}, 'L:\n- "\\U0001F600"\n- N: x\n'),
+        ({"K": "a\x85b"}, 'K: "a\\Nb"\n'),  # NEL: not printable either
+        ({"K": "名前 ≠ ümlaut"}, "K: 名前 ≠ ümlaut\n"),
+        ({"a\nb": None}, "? 'a\n\n  b'\n: null\n"),  # a key with a line break is complex
+        ({"x\u2028y": {}}, "? 'x\u2028  y'\n: {}\n"),
+        ({"\r": 1}, '? "\\r"\n: 1\n'),
+        ({"k" * 129: ["a", "b"]}, "? " + "k" * 129 + "\n: - a\n  - b\n"),  # > 128 bytes
+        ({"é" * 64 + "x": {"x": 1}}, "? " + "é" * 64 + "x\n: x: 1\n"),  # 129 bytes of UTF-8
+        ({"k" * 128: 1}, "k" * 128 + ": 1\n"),
+    ],
+)
+def test_yaml_follows_libyaml_for_printable_characters_and_complex_keys(
+    value: dict[str, Any], expected: str
+) -> None:
+    out = io.StringIO()
+    yamlout.dump(value, out)
+    assert out.getvalue() == expected
+
+
+def test_null_members_are_dropped_and_iso_timestamp_strings_reformatted() -> None:
+    # aws-cli 2.33.31: botocore's JSON parser skips members sent as null; a timestamp sent as
+    # an ISO 8601 string is parsed (dateutil) and printed with isoformat() in its own offset.
+    shape = spec.operation("describe-key")["output"]
+    raw = {
+        "KeyMetadata": {
+            "KeyId": "k",
+            "Description": None,
+            "Enabled": None,
+            "CreationDate": "2024-03-05T09:30:15Z",
+            "DeletionDate": "2024-03-05T09:30:15.5+05:30",
+        }
+    }
+    assert shape_value(raw, shape, "iso8601") == {
+        "KeyMetadata": {
+            "KeyId": "k",
+            "CreationDate": "2024-03-05T09:30:15+00:00",
+            "DeletionDate": "2024-03-05T09:30:15.500000+05:30",
+        }
+    }
+    assert shape_value(raw, shape, "wire")["KeyMetadata"]["CreationDate"] == "2024-03-05T09:30:15Z"
+
+
 def test_yaml_scalars_are_written_as_json() -> None:
     assert render("yaml", {"CustomKeyStores": []}, "length(CustomKeyStores)") == "0\n"
     assert (

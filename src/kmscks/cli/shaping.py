@@ -3,7 +3,8 @@
 Layer: cli. botocore's parser walks the output shape, so members come out in model order,
 unknown members are dropped, and `cli_timestamp_format` decides how timestamps look: `iso8601`
 (default) is the epoch converted to the local time zone and `isoformat()`-ed, `wire` is the raw
-number (../shared/contract/aws-cli-behaviour.md §2). Must not import botocore or server code.
+number (../shared/contract/aws-cli-behaviour.md §2). A member the service sends as
+null is dropped like an absent one. Must not import botocore or server code.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ def iso_timestamp(value: Any) -> Any:
             try:
                 return iso_timestamp(float(value))
             except ValueError:
+                pass
+            try:  # botocore: dateutil's parse(value).isoformat(), in the string's own offset
+                return datetime.fromisoformat(value).isoformat()
+            except ValueError:
                 return value
         return value
     return datetime.fromtimestamp(value, UTC).astimezone().isoformat()
@@ -33,7 +38,8 @@ def shape_value(value: Any, shape: Shape, timestamp_format: str) -> Any:
             return value
         result = {}
         for name, member in shape["members"]:
-            if name in value:
+            # botocore's parser drops a member whose value is null, like an absent one
+            if value.get(name) is not None:
                 result[name] = shape_value(value[name], member, timestamp_format)
         return result
     if kind == "list":
