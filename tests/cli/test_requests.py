@@ -121,6 +121,44 @@ def test_file_parameters_are_read(cks: Any, fresh_stub: StubKMS, tmp_path: Any) 
     ]
 
 
+def test_shorthand_file_assignment_reads_files(
+    cks: Any, fresh_stub: StubKMS, tmp_path: Any
+) -> None:
+    # `key@=file://path` in shorthand (checked against aws-cli 2.33.31; 2.9.19 has no `@=`):
+    # the file's text replaces the value, and a plain value after `@=` is kept as is.
+    (tmp_path / "value.txt").write_text("from a file\n")
+    result = cks(["tag-resource", "--endpoint-url", fresh_stub.url, "--key-id", "k", "--tags",
+                  f"TagKey=a,TagValue@=file://{tmp_path}/value.txt", "TagKey=b,TagValue @= plain"])  # fmt: skip
+    assert result.rc == 0, result.stderr
+    assert _bodies(fresh_stub) == [
+        {"KeyId": "k", "Tags": [{"TagKey": "a", "TagValue": "from a file\n"},
+                                {"TagKey": "b", "TagValue": "plain"}]}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("file://missing.txt", "Unable to load paramfile file://missing.txt: [Errno 2] No such "
+                               "file or directory: 'missing.txt'"),
+        ("file://bad.txt", "Unable to load paramfile (bad.txt), text contents could not be decoded.  "
+                           "If this is a binary file, please use the fileb:// prefix instead of "
+                           "the file:// prefix."),
+    ],
+)  # fmt: skip
+def test_shorthand_file_assignment_errors_are_general_errors(
+    cks: Any, fresh_stub: StubKMS, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+    value: str, message: str,
+) -> None:  # fmt: skip
+    # aws-cli 2.33.31 does not wrap these in "Error parsing parameter": exit 255, not 252.
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe")
+    monkeypatch.chdir(tmp_path)
+    result = cks(["tag-resource", "--endpoint-url", fresh_stub.url, "--key-id", "k", "--tags",
+                  f"TagKey=a,TagValue@={value}"])  # fmt: skip
+    assert (result.rc, result.stdout, result.stderr) == (255, b"", f"\n{message}\n".encode())
+    assert fresh_stub.state.requests == []
+
+
 def test_requests_are_signed_with_sigv4(cks: Any, fresh_stub: StubKMS) -> None:
     result = cks(["describe-custom-key-stores", "--endpoint-url", fresh_stub.url, "--region", "eu-central-1"],
                  AWS_SESSION_TOKEN="session-token")  # fmt: skip

@@ -21,6 +21,7 @@ from kmscks.cli.errors import (
     USAGE,
     ArgParseError,
     ParamError,
+    ResourceLoadingError,
     UnknownArgumentError,
 )
 
@@ -180,6 +181,15 @@ def _is_paramfile(value: str) -> bool:
 def load_paramfile(name: str, value: str) -> Any:
     """awscli's `file://` (text) and `fileb://` (bytes) parameter values; v2 dropped
     http(s):// fetching. Bytes for a string member fail validation, as in aws."""
+    try:
+        return read_paramfile(value)
+    except ResourceLoadingError as error:
+        raise ParamError(name, str(error))
+
+
+def read_paramfile(value: str) -> Any:
+    """awscli's get_paramfile with LOCAL_PREFIX_MAP: the file's text or bytes, or the value
+    itself when it names no file; ResourceLoadingError when the file cannot be read."""
     for prefix in ("file://", "fileb://"):
         if value.startswith(prefix):
             path = os.path.expandvars(os.path.expanduser(value[len(prefix) :]))
@@ -190,14 +200,13 @@ def load_paramfile(name: str, value: str) -> Any:
                 with open(path, encoding="utf-8") as text:
                     return text.read()
             except UnicodeDecodeError:
-                raise ParamError(
-                    name,
+                raise ResourceLoadingError(
                     f"Unable to load paramfile ({path}), text contents could not be decoded.  "
                     "If this is a binary file, please use the fileb:// prefix instead of the "
-                    "file:// prefix.",
+                    "file:// prefix."
                 )
             except OSError as error:
-                raise ParamError(name, f"Unable to load paramfile {value}: {error}")
+                raise ResourceLoadingError(f"Unable to load paramfile {value}: {error}")
     return value
 
 

@@ -63,6 +63,11 @@ class ArgParseError(ParamValidationError):
     pass
 
 
+class ResourceLoadingError(CLIError):
+    """A `file://` or `fileb://` value that cannot be read where awscli does not wrap the error
+    in a ParamError (a shorthand `key@=file://...` value): exit 255."""
+
+
 class ParamError(ParamValidationError):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"Error parsing parameter '{name}': {message}")

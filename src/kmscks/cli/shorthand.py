@@ -77,6 +77,7 @@ class ShorthandParser:
     def parse(self, value: str) -> dict[str, Any]:
         self._input = value
         self._index = 0
+        self._resolve_files = False
         return self._parameter()
 
     def _parameter(self) -> dict[str, Any]:
@@ -95,8 +96,27 @@ class ShorthandParser:
 
     def _keyval(self) -> tuple[str, Any]:
         key = self._key()
+        self._file_assignment()
         self._expect("=", consume_whitespace=True)
         return key, self._values()
+
+    def _file_assignment(self) -> None:
+        # `key@=file://path` (awscli 2.2x, 2.33.31 included): the values of this key that are
+        # `file://` or `fileb://` references are replaced by the file's text or bytes. The flag
+        # stays set for the rest of the value, lists and hashes included, as in awscli.
+        self._resolve_files = False
+        try:
+            self._expect("@", consume_whitespace=True)
+            self._resolve_files = True
+        except ShorthandParseSyntaxError:
+            pass
+
+    def _resolved(self, value: str) -> Any:
+        if not self._resolve_files:
+            return value
+        from kmscks.cli.arguments import read_paramfile  # arguments imports this module
+
+        return read_paramfile(value)
 
     def _key(self) -> str:
         valid = string.ascii_letters + string.digits + "-_.#/:"
@@ -137,10 +157,10 @@ class ShorthandParser:
                 break
         return first if len(values) == 1 else values
 
-    def _value(self) -> str:
+    def _value(self) -> Any:
         result = self._FIRST_VALUE.match(self._input[self._index :])
         if result is not None:
-            return self._consume_matched(result).replace("\\,", ",").rstrip()
+            return self._resolved(self._consume_matched(result).replace("\\,", ",").rstrip())
         return ""
 
     def _explicit_list(self) -> list[Any]:
@@ -167,6 +187,7 @@ class ShorthandParser:
         keyvals = {}
         while self._current() != "}":
             key = self._key()
+            self._file_assignment()
             self._expect("=", consume_whitespace=True)
             value = self._explicit_values()
             self._consume_whitespace()
@@ -177,23 +198,23 @@ class ShorthandParser:
         self._expect("}")
         return keyvals
 
-    def _first_value(self) -> str:
+    def _first_value(self) -> Any:
         if self._current() == "'":
             return self._consume_quoted(self._SINGLE_QUOTED, "'")
         if self._current() == '"':
             return self._consume_quoted(self._DOUBLE_QUOTED, '"')
         return self._value()
 
-    def _consume_quoted(self, regex: _NamedRegex, escaped: str) -> str:
+    def _consume_quoted(self, regex: _NamedRegex, escaped: str) -> Any:
         value = self._must_consume(regex)[1:-1]
-        return value.replace("\\" + escaped, escaped).replace("\\\\", "\\")
+        return self._resolved(value.replace("\\" + escaped, escaped).replace("\\\\", "\\"))
 
-    def _second_value(self) -> str:
+    def _second_value(self) -> Any:
         if self._current() == "'":
             return self._consume_quoted(self._SINGLE_QUOTED, "'")
         if self._current() == '"':
             return self._consume_quoted(self._DOUBLE_QUOTED, '"')
-        return self._must_consume(self._SECOND_VALUE).replace("\\,", ",").rstrip()
+        return self._resolved(self._must_consume(self._SECOND_VALUE).replace("\\,", ",").rstrip())
 
     def _expect(self, char: str, consume_whitespace: bool = False) -> None:
         if consume_whitespace:
