@@ -218,6 +218,10 @@ def _option_cases(url: str, tmp: Path) -> list[Case]:
         case(D, *e, "--cli-input-json", "file://missing.json"),
         case(D, *e, "--cli-input-json", "{}", "--cli-input-yaml", "{}"),
         case(D, *e, "--cli-input-json", "[1]"),
+        # Empty values are given, not absent (2.33.31 and 2.9.19 alike)
+        case(D, *e, "--cli-input-json", ""),
+        case(D, *e, "--cli-input-yaml", ""),
+        case(D, *e, "--cli-input-json", "", "--cli-input-yaml", ""),
         case(D, "--generate-cli-skeleton"),
         case(D, "--generate-cli-skeleton", "input"),
         case(D, "--generate-cli-skeleton", "yaml-input"),

@@ -290,7 +290,9 @@ def call_parameters(command: str, parsed: argparse.Namespace) -> dict[str, Any]:
 
 def merge_cli_input(parsed: argparse.Namespace, params: dict[str, Any]) -> dict[str, Any]:
     """Apply --cli-input-json/--cli-input-yaml: explicit options win over the input's keys."""
-    given = [name for name in ("cli_input_json", "cli_input_yaml") if getattr(parsed, name)]
+    # awscli tests `is not None`: an empty `--cli-input-json ''` is given (and invalid).
+    names = ("cli_input_json", "cli_input_yaml")
+    given = [name for name in names if getattr(parsed, name) is not None]
     if not given:
         return params
     from kmscks.cli.errors import ParamValidationError
