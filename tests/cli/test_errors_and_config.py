@@ -270,3 +270,36 @@ def test_retry_count_in_error_messages_matches_aws(
     ]
     diffs = compare_cases(runners, cases, cli_home)
     assert not diffs, "".join(diffs)
+
+
+def test_invalid_endpoint_urls_match_aws(runners: Runners, cli_home: Path) -> None:
+    # botocore's is_valid_endpoint_url, before any request; 2.33.31 and 2.9.19 agree on these.
+    urls = ["http://a..b", "http://", "http:///x", "http://-a.com", "http://a_b.test",
+            "http://a b", "http://127.0.0.1:9\t", "http:127.0.0.1:9", "http://x" + "a" * 260,
+            "ftp://127.0.0.1:9"]  # fmt: skip
+    cases = [case(D, "--endpoint-url", url, "--cli-connect-timeout", "1") for url in urls]
+    diffs = compare_cases(runners, cases, cli_home)
+    assert not diffs, "".join(diffs)
+
+
+def test_ipv6_endpoints_are_valid_like_2_33(cks: Any) -> None:
+    # aws-cli 2.33.31 accepts an IPv6 literal (2.9.19 says "Invalid endpoint"): the request is
+    # made, here through the tests' guard proxy (NO_PROXY names 127.0.0.1 only), as with 2.33.
+    result = cks([D, "--endpoint-url", "http://[::1]:9", "--cli-connect-timeout", "1"])
+    assert (result.rc, result.stderr) == (
+        255,
+        b'\nFailed to connect to proxy URL: "http://127.0.0.1:9"\n',
+    )
+
+
+def test_an_empty_region_is_a_region(cks: Any, fresh_stub: StubKMS) -> None:
+    # aws-cli 2.33.31 (and 2.9.19): `--region ''` is set, not absent; it passes
+    # validate_region_name, signs with an empty region and, without an endpoint, names
+    # an invalid one. A region of digits only is refused.
+    assert cks([D, "--endpoint-url", fresh_stub.url, "--region", ""]).rc == 0
+    scope = fresh_stub.state.requests[-1]["headers"]["Authorization"]
+    assert "/20" in scope and "//kms/aws4_request" in scope
+    result = cks([D, "--region", ""])
+    assert (result.rc, result.stderr) == (255, b"\nInvalid endpoint: https://kms..amazonaws.com\n")
+    result = cks([D, "--region", "123", "--endpoint-url", fresh_stub.url])
+    assert result.stderr == b"\nProvided region_name '123' doesn't match a supported format.\n"

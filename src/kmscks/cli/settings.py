@@ -26,7 +26,9 @@ from kmscks.cli.errors import (
     ProfileNotFoundError,
 )
 
-_REGION_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")
+# botocore's validate_region_name: a host label of at most 63 characters, not all digits; the
+# empty string passes (and signs with an empty region, as aws does).
+_REGION_NAME = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)$")
 
 
 class Credentials(NamedTuple):
@@ -119,10 +121,14 @@ class Settings:
 
     def region(self, option: str | None) -> str:
         """The region (also part of the SigV4 scope, so needed with --endpoint-url too)."""
-        found = option or self.environ.get("AWS_REGION") or self.environ.get("AWS_DEFAULT_REGION")
-        if not found:
+        # botocore takes the first source that is set, even to an empty string.
+        found = option
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if found is None:
+                found = self.environ.get(name)
+        if found is None:
             found = self.profile_value("region")
-        if not found:
+        if found is None:
             raise NoRegionError()
         if not _REGION_NAME.match(found):
             # botocore's validate_region_name; it also keeps "us east" out of a hostname.

@@ -15,6 +15,7 @@ import hmac
 import http.client
 import json
 import random
+import re
 import socket
 import sys
 import time
@@ -82,6 +83,9 @@ class Endpoint:
         self.proxy = proxy
         self.retry_mode = retry_mode
         self._connection: http.client.HTTPConnection | None = None
+        if not _valid_endpoint_url(url):
+            # botocore's EndpointCreator: a ValueError before any request (exit 255)
+            raise CLIError(f"Invalid endpoint: {url}")
         self._parse_url()
 
     def _parse_url(self) -> None:
@@ -171,7 +175,13 @@ class Endpoint:
             attempt += 1
             try:
                 status, data = self._send(operation, target_prefix, body)
-            except (_ConnectFailed, TimeoutError, OSError, http.client.HTTPException) as error:
+            except (
+                _ConnectFailed,
+                _UnsupportedScheme,
+                TimeoutError,
+                OSError,
+                http.client.HTTPException,
+            ) as error:
                 self.close()
                 if attempt < self.max_attempts:
                     self._sleep(attempt)
@@ -208,6 +218,9 @@ class Endpoint:
         }
         if self.credentials is not None:
             headers.update(self._sign(headers, body))
+        if self.scheme.lower() not in ("http", "https"):
+            # urllib3's URLSchemeUnknown, which botocore retries like a connection error
+            raise _UnsupportedScheme(self.scheme)
         try:
             connection = self._connect()
         except OSError as error:
@@ -266,6 +279,35 @@ class Endpoint:
         return extra
 
 
+_HOST_LABELS = re.compile(r"^((?!-)[A-Z\d-]{1,63}(?<!-)\.)*((?!-)[A-Z\d-]{1,63}(?<!-))$", re.I)
+
+
+def _valid_endpoint_url(url: str) -> bool:
+    """botocore's is_valid_endpoint_url or is_valid_ipv6_endpoint_url."""
+    if set("\t\r\n") & set(url):
+        return False
+    try:
+        hostname = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if hostname is None or len(hostname) > 255:
+        return False
+    if _HOST_LABELS.match(hostname.removesuffix(".")):
+        return True
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(hostname.replace("%25", "%"))
+    except ValueError:
+        return False
+    return True
+
+
+class _UnsupportedScheme(Exception):
+    def __init__(self, scheme: str) -> None:
+        super().__init__(f"Not supported URL scheme {scheme}")
+
+
 class _ConnectFailed(Exception):
     def __init__(self, cause: OSError) -> None:
         super().__init__("connect failed")
@@ -274,6 +316,8 @@ class _ConnectFailed(Exception):
 
 def _connection_error(error: Exception, url: str, proxy: Proxy | None) -> CLIError:
     """botocore's wording for each way a request can fail before a response arrives."""
+    if isinstance(error, _UnsupportedScheme):
+        return CLIError(f"An HTTP Client raised an unhandled exception: {error}")
     if isinstance(error, _ConnectFailed) and proxy is not None:
         return CLIError(f'Failed to connect to proxy URL: "{masked(proxy.url)}"')
     if isinstance(error, _ConnectFailed):
