@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kmscks.cli.settings import Settings
 from tests.cli.conftest import (
     AWS,
@@ -241,18 +243,55 @@ def test_read_timeout(cks: Any, tmp_path: Path) -> None:
     assert result.stderr == f'\nRead timeout on endpoint URL: "{url}/"\n'.encode()
 
 
-def test_legacy_retry_mode_makes_five_attempts(
-    cks: Any, fresh_stub: StubKMS, monkeypatch: Any, tmp_path: Path
-) -> None:
-    config = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": ""}
-    assert Settings({**config, "AWS_RETRY_MODE": "legacy"}, None).max_attempts() == 5
-    assert Settings(config, None).max_attempts() == 3
-    monkeypatch.setattr("kmscks.cli.transport.time.sleep", lambda seconds: None)
-    fresh_stub.state.fail_statuses = [500] * 5
-    result = cks([D, "--endpoint-url", fresh_stub.url], AWS_RETRY_MODE="legacy")
-    assert result.rc == 254
-    assert b"operation (reached max retries: 4): stub failure" in result.stderr
-    assert len(fresh_stub.state.requests) == 5
+def test_retry_settings_are_checked_like_botocore(cks: Any, fresh_stub: StubKMS) -> None:
+    # aws-cli 2.33.31 (botocore's Config; 2.9.19 agrees): only standard and adaptive modes,
+    # at least one attempt, and a variable set to '' counts as set. Exit 255, nothing sent.
+    e = [D, "--endpoint-url", fresh_stub.url]
+    for env, message in [
+        ({"AWS_RETRY_MODE": "legacy"},
+         b'Invalid value provided to "mode": "legacy" must be one of: "standard" or "adaptive"'),
+        ({"AWS_RETRY_MODE": "<empty>"},
+         b'Invalid value provided to "mode": "" must be one of: "standard" or "adaptive"'),
+        ({"AWS_MAX_ATTEMPTS": "0"},
+         b'Value provided to "max_attempts": 0 must be an integer greater than or equal to one.'),
+        ({"AWS_MAX_ATTEMPTS": "<empty>"}, b"invalid literal for int() with base 10: ''"),
+        ({"AWS_MAX_ATTEMPTS": "0", "AWS_RETRY_MODE": "legacy"},
+         b'Value provided to "max_attempts": 0 must be an integer greater than or equal to one.'),
+    ]:  # fmt: skip
+        settings = Settings({k: "" if v == "<empty>" else v for k, v in env.items()}, None)
+        with pytest.raises(Exception) as raised:
+            settings.max_attempts()
+            settings.retry_mode()
+        assert str(raised.value).encode() == message
+    result = cks(e, AWS_RETRY_MODE="legacy")
+    assert (result.rc, result.stderr) == (
+        255,
+        b'\nInvalid value provided to "mode": "legacy" must be one of: "standard" or "adaptive"\n',
+    )
+    assert fresh_stub.state.requests == []
+    assert (
+        Settings({"AWS_RETRY_MODE": "adaptive", "AWS_MAX_ATTEMPTS": "5"}, None).max_attempts() == 5
+    )
+
+
+def test_empty_variables_count_as_set_like_botocore(tmp_path: Path) -> None:
+    # aws-cli 2.33.31: AWS_DEFAULT_OUTPUT='' is "Unknown output type: ", AWS_PROFILE='' is a
+    # profile that cannot be found, and an empty AWS_ACCESS_KEY_ID means no env credentials
+    # (the next source is tried; the secret alone is not "partial").
+    config = {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    assert Settings({**config, "AWS_DEFAULT_OUTPUT": ""}, None).output(None) == ""
+    assert Settings({**config, "AWS_PROFILE": ""}, None).profile_name == ""
+    assert (
+        Settings({**config, "AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": "x"}, "").profile_name == ""
+    )
+    assert Settings({**config, "AWS_DEFAULT_PROFILE": "x"}, None).profile_name == "x"
+    secret_only = Settings(
+        {**config, "AWS_SECRET_ACCESS_KEY": "s", "AWS_EC2_METADATA_DISABLED": "true"}, None
+    )
+    assert secret_only.find_credentials() is None
 
 
 def test_retry_count_in_error_messages_matches_aws(

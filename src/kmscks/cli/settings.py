@@ -63,10 +63,11 @@ class Settings:
     def __init__(self, environ: dict[str, str], profile_option: str | None) -> None:
         self.environ = environ
         self.profile_option = profile_option
-        self.profile_name = (
-            profile_option
-            or environ.get("AWS_PROFILE")
-            or (environ.get("AWS_DEFAULT_PROFILE") or "default")
+        # awscli applies --profile only when non-empty; botocore then takes AWS_PROFILE or
+        # AWS_DEFAULT_PROFILE when set, even to '' (a profile that cannot be found).
+        self.profile_name = profile_option or next(
+            (environ[name] for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in environ),
+            "default",
         )
 
     @cached_property
@@ -109,13 +110,14 @@ class Settings:
         return value
 
     def output(self, option: str | None) -> str:
-        if option:
+        if option is not None:
             return option
         env = self.environ.get("AWS_DEFAULT_OUTPUT")
-        if env:
+        if env is not None:  # set to '' it is an unknown output type, as in aws
             return env
         try:
-            return self.profile_value("output") or "json"
+            configured = self.profile_value("output")
+            return "json" if configured is None else configured
         except ProfileNotFoundError:
             return "json"
 
@@ -164,15 +166,36 @@ class Settings:
     def ca_bundle(self, option: str | None) -> str | None:
         return option or self.environ.get("AWS_CA_BUNDLE") or self.profile_value("ca_bundle")
 
+    def _setting(self, variable: str, key: str) -> str | None:
+        """botocore's config chain: the variable when set (even to ''), else the profile's."""
+        value = self.environ.get(variable)
+        return self.profile_value(key) if value is None else value
+
     def retry_mode(self) -> str:
-        return self.environ.get("AWS_RETRY_MODE") or self.profile_value("retry_mode") or "standard"
+        """botocore's Config accepts only standard and adaptive (aws-cli 2.33.31 and 2.9.19
+        alike refuse boto3's `legacy`); cks retries the same way in both."""
+        mode = self._setting("AWS_RETRY_MODE", "retry_mode")
+        if mode is None:
+            return "standard"
+        if mode not in ("standard", "adaptive"):
+            raise CLIError(
+                f'Invalid value provided to "mode": "{mode}" must be one of: '
+                '"standard" or "adaptive"'
+            )
+        return mode
 
     def max_attempts(self) -> int:
-        """Total attempts: botocore's default is 3 in standard mode and 5 in legacy mode."""
-        value = self.environ.get("AWS_MAX_ATTEMPTS") or self.profile_value("max_attempts")
-        if value:
-            return int(value)
-        return 5 if self.retry_mode() == "legacy" else 3
+        """Total attempts, 3 unless configured; int() errors are the raw Python message."""
+        value = self._setting("AWS_MAX_ATTEMPTS", "max_attempts")
+        if value is None:
+            return 3
+        attempts = int(value)
+        if attempts < 1:
+            raise CLIError(
+                f'Value provided to "max_attempts": {attempts} must be an integer greater '
+                "than or equal to one."
+            )
+        return attempts
 
     def pager(self) -> str:
         if "AWS_PAGER" in self.environ:
@@ -224,13 +247,14 @@ class Settings:
         return not self.profile_option and bool(self.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
 
     def _env_credentials(self) -> Credentials | None:
+        # botocore's EnvProvider: no (or an empty) access key means no env credentials at all;
+        # only a missing secret beside an access key is "partial".
         access = self.environ.get("AWS_ACCESS_KEY_ID")
         secret = self.environ.get("AWS_SECRET_ACCESS_KEY")
-        if not access and not secret:
+        if not access:
             return None
-        if not access or not secret:
-            missing = "AWS_ACCESS_KEY_ID" if not access else "AWS_SECRET_ACCESS_KEY"
-            raise CLIError(f"Partial credentials found in env, missing: {missing}")
+        if not secret:
+            raise CLIError("Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY")
         token = self.environ.get("AWS_SESSION_TOKEN") or self.environ.get("AWS_SECURITY_TOKEN")
         return Credentials(access, secret, token)
 

@@ -195,9 +195,9 @@ class Endpoint:
             if retryable and attempt < self.max_attempts:
                 self._sleep(attempt)
                 continue
-            # botocore's standard mode marks MaxAttemptsReached whenever the last attempt was
-            # the maximum one, retryable or not; legacy mode only for retryable errors.
-            at_max = attempt >= self.max_attempts and (retryable or self.retry_mode != "legacy")
+            # botocore's standard (and adaptive) mode marks MaxAttemptsReached whenever the
+            # last attempt was the maximum one, retryable or not.
+            at_max = attempt >= self.max_attempts
             raise ServiceError(code, message, operation, status, attempt - 1 if at_max else None)
 
     def _sleep(self, attempt: int) -> None:
