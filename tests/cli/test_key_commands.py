@@ -33,6 +33,7 @@ def _blob_cases(url: str, tmp: Path) -> list[Case]:
     (tmp / "bad-ct.bin").write_bytes(b"garbage")
     (tmp / "raw.ini").write_text("[default]\ncli_binary_format = raw-in-base64-out\n")
     (tmp / "hex.ini").write_text("[default]\ncli_binary_format = hex\n")
+    (tmp / "empty.ini").write_text("[default]\ncli_binary_format =\n")  # '' is unknown too
     raw_profile = str(tmp / "raw.ini")
     return [
         case("encrypt", *e, "--key-id", "alias/hsm", "--plaintext", HELLO),
@@ -49,6 +50,8 @@ def _blob_cases(url: str, tmp: Path) -> list[Case]:
              "--cli-binary-format", "base64", AWS_CONFIG_FILE=raw_profile),
         case("encrypt", *e, "--key-id", HSM_KEY, "--plaintext", HELLO,
              AWS_CONFIG_FILE=str(tmp / "hex.ini")),
+        case("encrypt", *e, "--key-id", HSM_KEY, "--plaintext", HELLO,
+             AWS_CONFIG_FILE=str(tmp / "empty.ini")),
         case("encrypt", *e, "--key-id", HSM_KEY, "--plaintext", "fileb://plain.bin"),
         case("encrypt", *e, "--key-id", HSM_KEY, "--plaintext", "file://plain.b64"),
         case("encrypt", *e, "--key-id", HSM_KEY, "--plaintext", "file://plain.b64",

@@ -41,7 +41,9 @@ def binary_format(option: str | None, profile_value: Any) -> str:
     if option:
         return option
     try:
-        value = profile_value("cli_binary_format") or "base64"
+        value = profile_value("cli_binary_format")  # `cli_binary_format =` is '', unknown
+        if value is None:
+            value = "base64"
     except ProfileNotFoundError:
         value = "base64"  # awscli falls back here; the unknown profile fails later
     if value not in BINARY_FORMATS:
