@@ -67,6 +67,21 @@ def test_undecodable_tokens_become_the_raw_marker_or_legacy_form() -> None:
         decode_token("a___b___c", ["Marker"])
 
 
+@pytest.mark.parametrize(
+    ("json_value", "type_name"),
+    [("null", "NoneType"), ("5", "int"), ('"abc"', "str"), ("true", "bool"), ("1.5", "float")],
+)
+def test_tokens_of_json_scalars_fail_like_botocore(json_value: str, type_name: str) -> None:
+    # aws-cli 2.33.31: TokenDecoder calls .pop() on the decoded value; exit 255 with the
+    # AttributeError's text. A JSON list is a TypeError there, so the legacy form applies.
+    token = base64.b64encode(json_value.encode()).decode()
+    with pytest.raises(CLIError) as raised:
+        decode_token(token, ["Marker"])
+    assert str(raised.value) == f"'{type_name}' object has no attribute 'pop'"
+    assert raised.value.rc == 255
+    assert decode_token("W10=", ["Marker"]) == ({"Marker": "W10="}, 0)
+
+
 def _token(result: dict[str, Any]) -> dict[str, Any]:
     return json.loads(base64.b64decode(result["NextToken"]))
 

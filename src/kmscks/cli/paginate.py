@@ -31,13 +31,15 @@ def decode_token(token: str, input_tokens: list[str]) -> tuple[dict[str, Any], i
     """
     try:
         decoded = json.loads(base64.b64decode(token.encode("utf-8")).decode("utf-8"))
-        skip = 0
-        if "boto_truncate_amount" in decoded:
-            skip = decoded.get("boto_truncate_amount")
-            del decoded["boto_truncate_amount"]
-        if not isinstance(decoded, dict):
+        # botocore's TokenDecoder calls decoded.pop("boto_encoded_keys", None): a TypeError
+        # for a list (so the legacy form is tried), an AttributeError that ends the run for
+        # any other JSON value but an object (aws-cli 2.33.31: `bnVsbA==`, i.e. null).
+        if isinstance(decoded, list):
             raise TypeError("not a token object")
+        if not isinstance(decoded, dict):
+            raise CLIError(f"'{type(decoded).__name__}' object has no attribute 'pop'")
         decoded.pop("boto_encoded_keys", None)
+        skip: Any = decoded.pop("boto_truncate_amount", 0)
         return decoded, skip
     except (ValueError, TypeError):
         return _decode_legacy_token(token, input_tokens)
