@@ -121,6 +121,23 @@ def test_file_parameters_are_read(cks: Any, fresh_stub: StubKMS, tmp_path: Any) 
     ]
 
 
+def test_file_values_follow_aws_cli_file_encoding(
+    cks: Any, fresh_stub: StubKMS, tmp_path: Any
+) -> None:
+    # aws-cli 2.33.31 reads file:// text in AWS_CLI_FILE_ENCODING when it is set (compat.py).
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
+    args = [
+        "create-key",
+        "--endpoint-url",
+        fresh_stub.url,
+        "--description",
+        f"file://{tmp_path}/latin1.txt",
+    ]
+    assert cks(args, AWS_CLI_FILE_ENCODING="latin-1").rc == 0
+    assert _bodies(fresh_stub) == [{"Description": "caf\xe9"}]
+    assert b"text contents could not be decoded" in cks(args).stderr
+
+
 def test_shorthand_file_assignment_reads_files(
     cks: Any, fresh_stub: StubKMS, tmp_path: Any
 ) -> None:

@@ -197,7 +197,7 @@ def read_paramfile(value: str) -> Any:
                 if prefix == "fileb://":
                     with open(path, "rb") as binary:
                         return binary.read()
-                with open(path, encoding="utf-8") as text:
+                with open(path, encoding=_file_encoding()) as text:
                     return text.read()
             except UnicodeDecodeError:
                 raise ResourceLoadingError(
@@ -208,6 +208,18 @@ def read_paramfile(value: str) -> Any:
             except OSError as error:
                 raise ResourceLoadingError(f"Unable to load paramfile {value}: {error}")
     return value
+
+
+def _file_encoding() -> str:
+    """awscli's compat.getpreferredencoding for `file://`: AWS_CLI_FILE_ENCODING when set, UTF-8
+    in the C/POSIX locale, else the locale's preferred encoding."""
+    if "AWS_CLI_FILE_ENCODING" in os.environ:
+        return os.environ["AWS_CLI_FILE_ENCODING"]
+    import locale
+
+    if locale.setlocale(locale.LC_CTYPE) in ("C", "POSIX"):
+        return "UTF-8"
+    return locale.getpreferredencoding()
 
 
 def _json_value(option: str, value: str) -> Any:
