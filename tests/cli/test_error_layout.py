@@ -79,3 +79,21 @@ def test_shorthand_syntax_errors_indent_the_input_like_2_33(
         b"\nError parsing parameter '" + option.encode() + b"': Expected: '=', received: 'EOF' "
         b"for input:\n" + shown + b"\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([D, "--profile"], b"argument --profile: expected one argument"),
+        ([D, "--debug=1"], b"argument --debug: ignored explicit argument '1'"),
+        (["help", "--profile"], b"argument --profile: expected one argument"),
+    ],
+)
+def test_first_pass_errors_have_its_short_usage(cks: Any, args: list[str], message: bytes) -> None:
+    # aws-cli 2.33.31 parses --profile and --debug first (FirstPassGlobalArgParser), before
+    # the command line is known; its errors end with that parser's usage line.
+    result = cks(args)
+    assert (result.rc, result.stdout) == (252, b"")
+    assert result.stderr == (
+        b"\ncks: [ERROR]: " + message + b"\n\nusage: cks [--profile PROFILE] [--debug]\n\n"
+    )

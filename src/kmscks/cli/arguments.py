@@ -45,10 +45,10 @@ class CLIArgParser(argparse.ArgumentParser):
     `cks: [ERROR]: `, then the usage block; an invalid choice is named, not listed
     (awscli/argparser.py at 2.33.31; 2.9.19 printed the usage first and every valid choice)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, usage: str | None = USAGE, **kwargs: Any) -> None:
         super().__init__(
             prog=PROG,
-            usage=USAGE,
+            usage=usage,
             add_help=False,
             conflict_handler="resolve",
             formatter_class=argparse.RawTextHelpFormatter,
@@ -68,6 +68,16 @@ class CLIArgParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ArgParseError(f"{self.prog}: [ERROR]: {message}\n\n{self.format_usage()}")
+
+
+def first_pass(argv: list[str]) -> None:
+    """awscli's FirstPassGlobalArgParser (create_clidriver, before anything else): --profile
+    and --debug are parsed first, so their errors (`--profile` without a value, `--debug=x`)
+    carry that parser's own usage line, `usage: cks [--profile PROFILE] [--debug]`."""
+    parser = CLIArgParser(usage=None)
+    parser.add_argument("--profile", type=str)
+    parser.add_argument("--debug", action="store_true", default=False)
+    parser.parse_known_args(argv)
 
 
 def global_parser() -> CLIArgParser:

@@ -93,6 +93,7 @@ def _auto_prompt() -> int:
 
 
 def _run(argv: list[str]) -> int:
+    arguments.first_pass(["kms", *argv])
     if argv[:1] in (["help"], ["--help"], ["-h"]):
         from kmscks.cli.help import service_help, show
 
