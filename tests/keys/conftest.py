@@ -4,7 +4,10 @@ helper for each test's own region."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -12,14 +15,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kmscks.xksproxy.aead import backend_aad, integrity_value
 from tests.cloudhsm.lab import Lab, hsm_region
 from tests.helpers.clients import kms_client, unique_region, xks_params
 from tests.helpers.proxies import HEALTHY, wait_for
 from tests.helpers.server import ServerProcess, start_cks_server
 
 XKS_HOST = "xks-keys.example.test"
-_METADATA = re.compile(r"/keys/([^/]+)/metadata$")
+_KEY_CALL = re.compile(r"/keys/([^/]+)/(metadata|encrypt|decrypt)$")
 
 
 class KeyedProxy:
@@ -27,7 +33,9 @@ class KeyedProxy:
 
     `aes-...` an enabled AES_256 key for ENCRYPT and DECRYPT; `disabled-...` the same, DISABLED;
     `rsa-...` an RSA_2048 key; `signonly-...` an AES_256 key for SIGN only; anything else is
-    not found. Every request is recorded (path and JSON body).
+    not found. An `aes-...` key also encrypts and decrypts (AES-256-GCM under a key derived from
+    its id, with the SHA_256 integrity value), so any number of external keys can be used
+    without configuring them. Every request is recorded (path and JSON body).
     """
 
     def __init__(self) -> None:
@@ -39,8 +47,9 @@ class KeyedProxy:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                proxy.requests.append((self.path, json.loads(body or b"{}")))
-                status, answer = proxy.answer(self.path)
+                request = json.loads(body or b"{}")
+                proxy.requests.append((self.path, request))
+                status, answer = proxy.answer(self.path, request)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -57,11 +66,13 @@ class KeyedProxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @staticmethod
-    def answer(path: str) -> tuple[int, dict[str, Any]]:
+    def answer(path: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if path.endswith("/health"):
             return 200, HEALTHY
-        found = _METADATA.search(path)
-        key_id = found.group(1) if found else ""
+        found = _KEY_CALL.search(path)
+        key_id, call = found.groups() if found else ("", "")
+        if call in ("encrypt", "decrypt") and key_id.startswith("aes-"):
+            return KeyedProxy.crypto(key_id, call, request)
         usage = ["ENCRYPT", "DECRYPT"]
         if key_id.startswith("aes-"):
             return 200, {"keySpec": "AES_256", "keyUsage": usage, "keyStatus": "ENABLED"}
@@ -72,6 +83,38 @@ class KeyedProxy:
         if key_id.startswith("signonly-"):
             return 200, {"keySpec": "AES_256", "keyUsage": ["SIGN"], "keyStatus": "ENABLED"}
         return 404, {"errorName": "KeyNotFoundException", "errorMessage": "no such key"}
+
+    @staticmethod
+    def crypto(key_id: str, call: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        def field(name: str) -> bytes:
+            return base64.b64decode(request.get(name, ""))
+
+        def encoded(value: bytes) -> str:
+            return base64.b64encode(value).decode()
+
+        cipher = AESGCM(hashlib.sha256(b"KeyedProxy " + key_id.encode()).digest())
+        aad = field("additionalAuthenticatedData")
+        if call == "encrypt":
+            iv = os.urandom(12)
+            sealed = cipher.encrypt(iv, field("plaintext"), backend_aad(aad, b""))
+            ciphertext, tag = sealed[:-16], sealed[-16:]
+            return 200, {
+                "ciphertext": encoded(ciphertext),
+                "initializationVector": encoded(iv),
+                "authenticationTag": encoded(tag),
+                "ciphertextDataIntegrityValue": encoded(
+                    integrity_value(aad, b"", iv, ciphertext, tag)
+                ),
+            }
+        try:
+            plaintext = cipher.decrypt(
+                field("initializationVector"),
+                field("ciphertext") + field("authenticationTag"),
+                backend_aad(aad, b""),
+            )
+        except InvalidTag:
+            return 400, {"errorName": "InvalidCiphertextException", "errorMessage": "bad tag"}
+        return 200, {"plaintext": encoded(plaintext)}
 
     def metadata_calls(self, xks_key_id: str) -> list[dict[str, Any]]:
         return [body for path, body in self.requests if path.endswith(f"/{xks_key_id}/metadata")]
