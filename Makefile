@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 # Measured: 88% (servers and workers under test included, via coverage patch=subprocess).
 COVERAGE_FLOOR ?= 85
 
-.PHONY: run test lint typecheck pytest fuzz system-deps node-deps services bench clean
+.PHONY: run test lint typecheck pytest fuzz statefuzz system-deps node-deps services bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -68,6 +68,14 @@ test: $(STAMP) system-deps node-deps services lint typecheck pytest
 FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP) services
 	CKS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -n 0 -q -p no:cacheprovider tests/fuzz
+
+# The key-state machine of tests/keys/test_key_state_machine.py at length (make test runs 8
+# examples of up to 30 steps per store); prints its answers by operation and error code.
+STATEFUZZ_EXAMPLES ?= 1000
+STATEFUZZ_STEPS ?= 50
+statefuzz: $(STAMP) services
+	CKS_STATEFUZZ_EXAMPLES=$(STATEFUZZ_EXAMPLES) CKS_STATEFUZZ_STEPS=$(STATEFUZZ_STEPS) \
+	  $(VENV)/bin/pytest -n 0 -q -p no:cacheprovider tests/keys/test_key_state_machine.py
 
 bench: $(STAMP) system-deps
 	$(PY) -m pip install -q -e '.[test,bench]'

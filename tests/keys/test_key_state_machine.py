@@ -1,0 +1,420 @@
+"""Key states against the store's connection, in arbitrary interleavings: a Hypothesis
+RuleBasedStateMachine drives a live `cks serve` through boto3, and a small model of the contract
+(../shared/contract/kms-keys-in-custom-key-stores.md §5.4, §5.5, §5.9, §6, §7.2;
+kms-custom-key-stores.md §5) predicts every answer.
+
+Two stores, each with its own keys: an external key store on the keyed proxy (whose `aes-...`
+keys encrypt) and a CloudHSM key store on a simulated cluster. The stores live for the whole
+test; each example starts with both CONNECTED and works only with the keys it creates (earlier
+examples' keys stay in the stores, so a store is never empty once a key was made in it).
+
+Connect and Disconnect finish in the background. A rule either waits for the outcome
+(wait_for_state), or does not: then the model knows the store only as "connecting" (CONNECTING
+or CONNECTED: a key's state is either Unavailable or its requested state) or "disconnecting"
+(DISCONNECTING or DISCONNECTED: Unavailable either way), and accepts any answer one of those
+states gives. A store operation whose answer differs between the two waits for the outcome
+first.
+
+CKS_STATEFUZZ_EXAMPLES and CKS_STATEFUZZ_STEPS scale it (`make statefuzz`: a long campaign).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tests.cloudhsm.lab import Lab, hsm_region
+from tests.helpers.clients import wait_for_state
+from tests.helpers.server import ServerProcess, start_cks_server
+from tests.keys.conftest import ExternalStore, KeyedProxy, server_config
+from tests.keys.test_cloudhsm_keys import connected_store
+
+EXAMPLES = int(os.environ.get("CKS_STATEFUZZ_EXAMPLES", "8"))
+STEPS = int(os.environ.get("CKS_STATEFUZZ_STEPS", "30"))
+MAX_KEYS = 4  # per example: the invariant describes every key after each step
+DAY = 86400.0
+
+XKS, HSM = "xks", "hsm"
+# What CreateKey answers for a store that is not CONNECTED (§3.4).
+XKS_NOT_CONNECTED = (
+    "This KMS key is in a custom key store that is not connected to its external key store"
+    " proxy. Connect the external key store and try the request again."
+)
+INVALID_STORE_STATE = "CustomKeyStoreInvalidStateException"
+
+Outcome = tuple[str, str]  # ("ok", "") or an error's code and message
+OK: Outcome = ("ok", "")
+
+
+# -- the model -----------------------------------------------------------------------------
+
+
+@dataclass
+class StoreModel:
+    name: str
+    id: str
+    # CONNECTED, DISCONNECTED, or a transition not waited for: "connecting" (CONNECTING or
+    # CONNECTED) and "disconnecting" (DISCONNECTING or DISCONNECTED).
+    phase: str = "CONNECTED"
+
+    def connected(self) -> set[bool]:
+        """Whether the store may be CONNECTED now (§6.1: else its keys are Unavailable)."""
+        return {"CONNECTED": {True}, "connecting": {True, False}}.get(self.phase, {False})
+
+
+@dataclass
+class KeyModel:
+    store: StoreModel
+    key_id: str
+    arn: str
+    requested: str = "Enabled"  # §6.1: set by CreateKey, Enable/DisableKey, CancelKeyDeletion
+    deletion_date: float | None = None  # scheduled deletion
+
+    def states(self) -> set[str]:
+        """The KeyStates the contract allows now (§6.1)."""
+        if self.deletion_date is not None:
+            return {"PendingDeletion"}
+        return {self.requested if up else "Unavailable" for up in self.store.connected()}
+
+    def crypto_outcomes(self) -> set[Outcome]:
+        """§6.2's crypto row, for each state the key may be in."""
+        return {
+            {
+                "Enabled": OK,
+                "Disabled": ("DisabledException", f"{self.arn} is disabled."),
+                "PendingDeletion": ("KMSInvalidStateException", f"{self.arn} is pending deletion."),
+                "Unavailable": ("KMSInvalidStateException", f"{self.arn} is unavailable."),
+            }[state]
+            for state in self.states()
+        }
+
+    def pending_refusal(self) -> Outcome | None:
+        """§6.2: Enable, Disable and Schedule refuse a key pending deletion."""
+        if self.deletion_date is None:
+            return None
+        return "KMSInvalidStateException", f"{self.arn} is pending deletion."
+
+
+@dataclass
+class Ciphertext:
+    key: KeyModel
+    blob: bytes
+    plaintext: bytes
+    context: dict[str, str]
+
+
+# -- the live side ---------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """The server and the two stores every example uses; which stores ever held a key."""
+
+    server: ServerProcess
+    clients: dict[str, Any]
+    store_ids: dict[str, str]
+    holding_keys: set[str] = field(default_factory=set)
+    figures: Counter[str] = field(default_factory=Counter)  # answers by operation and code
+
+
+def outcome(call: Any, **params: Any) -> tuple[Outcome, dict[str, Any]]:
+    name = call.__name__
+    try:
+        answer = dict(call(**params))
+    except ClientError as raised:
+        error = raised.response["Error"]
+        KeyStates.world.figures[f"{name} {error['Code']}"] += 1
+        return (str(error["Code"]), str(error.get("Message", ""))), {}
+    KeyStates.world.figures[f"{name} ok"] += 1
+    return OK, answer
+
+
+def near(answer: Any, expected: float) -> bool:
+    """A DeletionDate (boto3 gives a datetime) within a few seconds of the model's."""
+    return abs(answer.timestamp() - expected) < 5.0
+
+
+class KeyStates(RuleBasedStateMachine):
+    world: World  # set by the test before the run
+
+    keys = Bundle("keys")
+    ciphertexts = Bundle("ciphertexts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        world = type(self).world
+        self.stores = {name: StoreModel(name, world.store_ids[name]) for name in world.store_ids}
+        self.created: list[KeyModel] = []
+
+    def kms(self, store: StoreModel) -> Any:
+        return self.world.clients[store.name]
+
+    def settle(self, store: StoreModel) -> None:
+        """Wait for a transition the model did not wait for; the store is then stable."""
+        if store.phase == "connecting":
+            wait_for_state(self.kms(store), store.id, "CONNECTED", "FAILED")
+            self.expect_state(store, "CONNECTED")
+        elif store.phase == "disconnecting":
+            wait_for_state(self.kms(store), store.id, "DISCONNECTED")
+            store.phase = "DISCONNECTED"
+
+    def expect_state(self, store: StoreModel, state: str) -> None:
+        found = self.kms(store).describe_custom_key_stores(CustomKeyStoreId=store.id)
+        assert found["CustomKeyStores"][0]["ConnectionState"] == state, found
+        store.phase = state
+
+    @initialize()
+    def every_store_connected(self) -> None:
+        """Each example starts with both stores CONNECTED (an earlier one may have left a
+        store in any state)."""
+        for store in self.stores.values():
+            kms = self.kms(store)
+            wait_for_state(kms, store.id, "CONNECTED", "DISCONNECTED", "FAILED")
+            kms.connect_custom_key_store(CustomKeyStoreId=store.id)
+            wait_for_state(kms, store.id, "CONNECTED")
+            store.phase = "CONNECTED"
+
+    # -- rules -----------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.created) < MAX_KEYS)
+    @rule(target=keys, store=st.sampled_from([XKS, HSM]))
+    def create_key(self, store: str) -> Any:
+        model = self.stores[store]
+        self.settle(model)
+        kms = self.kms(model)
+        params: dict[str, Any] = {"CustomKeyStoreId": model.id}
+        if store == XKS:
+            params.update(Origin="EXTERNAL_KEY_STORE", XksKeyId=f"aes-{uuid.uuid4().hex}")
+        else:
+            params.update(Origin="AWS_CLOUDHSM")
+        found, answer = outcome(kms.create_key, **params)
+        if model.phase != "CONNECTED":  # §3.2 step 6, §3.4
+            message = (
+                XKS_NOT_CONNECTED
+                if store == XKS
+                else f"The custom key store {model.id} is not connected. Connect the custom key"
+                " store and try the request again."
+            )
+            assert found == (INVALID_STORE_STATE, message)
+            return multiple()
+        assert found == OK, found
+        metadata = answer["KeyMetadata"]
+        assert (metadata["KeyState"], metadata["Enabled"]) == ("Enabled", True)
+        assert metadata["CustomKeyStoreId"] == model.id
+        key = KeyModel(model, metadata["KeyId"], metadata["Arn"])
+        self.created.append(key)
+        self.world.holding_keys.add(store)
+        return key
+
+    @rule(store=st.sampled_from([XKS, HSM]), wait=st.booleans())
+    def connect(self, store: str, wait: bool) -> None:
+        model = self.stores[store]
+        if model.phase == "disconnecting":  # DISCONNECTING refuses, DISCONNECTED connects
+            self.settle(model)
+        found, _ = outcome(self.kms(model).connect_custom_key_store, CustomKeyStoreId=model.id)
+        assert found == OK, found  # from DISCONNECTED, CONNECTING or CONNECTED (¹ of §5)
+        if model.phase in ("DISCONNECTED", "connecting"):
+            model.phase = "connecting"
+            if wait:
+                self.settle(model)
+
+    @rule(store=st.sampled_from([XKS, HSM]), wait=st.booleans())
+    def disconnect(self, store: str, wait: bool) -> None:
+        model = self.stores[store]
+        found, _ = outcome(self.kms(model).disconnect_custom_key_store, CustomKeyStoreId=model.id)
+        if model.phase in ("DISCONNECTED", "disconnecting"):  # both refuse (§5)
+            assert found[0] == INVALID_STORE_STATE, found
+            return
+        assert found == OK, found  # from CONNECTED or CONNECTING
+        model.phase = "disconnecting"
+        if wait:
+            self.settle(model)
+
+    @precondition(lambda self: bool(self.world.holding_keys))
+    @rule(store=st.sampled_from([XKS, HSM]))
+    def delete_store(self, store: str) -> None:
+        """Refused: a connected store for its state, a disconnected one for its keys (§5.9)."""
+        model = self.stores[store]
+        if store not in self.world.holding_keys:
+            return
+        if model.phase == "disconnecting":
+            self.settle(model)
+        found, _ = outcome(self.kms(model).delete_custom_key_store, CustomKeyStoreId=model.id)
+        if model.phase == "DISCONNECTED":
+            assert found == (
+                "CustomKeyStoreHasCMKsException",
+                f"Custom key store {model.id} contains KMS keys. Schedule deletion of the KMS"
+                " keys and wait for the waiting period to end before deleting the custom key"
+                " store.",
+            )
+        else:
+            assert found[0] == INVALID_STORE_STATE, found
+
+    @rule(key=keys, enable=st.booleans())
+    def enable_or_disable(self, key: KeyModel, enable: bool) -> None:
+        call = self.kms(key.store).enable_key if enable else self.kms(key.store).disable_key
+        found, _ = outcome(call, KeyId=key.key_id)
+        refusal = key.pending_refusal()
+        if refusal:
+            assert found == refusal
+            return
+        assert found == OK, found  # also while Unavailable: effective on reconnect (§5.4)
+        key.requested = "Enabled" if enable else "Disabled"
+
+    @rule(key=keys, days=st.integers(7, 30))
+    def schedule_deletion(self, key: KeyModel, days: int) -> None:
+        found, answer = outcome(
+            self.kms(key.store).schedule_key_deletion, KeyId=key.key_id, PendingWindowInDays=days
+        )
+        refusal = key.pending_refusal()
+        if refusal:
+            assert found == refusal
+            return
+        assert found == OK, found  # from Enabled, Disabled and Unavailable (§5.5)
+        assert answer["KeyId"] == key.arn
+        assert (answer["KeyState"], answer["PendingWindowInDays"]) == ("PendingDeletion", days)
+        assert near(answer["DeletionDate"], time.time() + days * DAY)
+        key.deletion_date = answer["DeletionDate"].timestamp()
+
+    @rule(key=keys)
+    def cancel_deletion(self, key: KeyModel) -> None:
+        found, answer = outcome(self.kms(key.store).cancel_key_deletion, KeyId=key.key_id)
+        if key.deletion_date is None:
+            assert found == ("KMSInvalidStateException", f"{key.arn} is not pending deletion.")
+            return
+        assert found == OK, found  # also while the store is disconnected (§5.5)
+        assert answer["KeyId"] == key.arn
+        key.deletion_date = None
+        key.requested = "Disabled"
+
+    @rule(
+        target=ciphertexts,
+        key=keys,
+        plaintext=st.binary(min_size=1, max_size=64),
+        context=st.sampled_from([{}, {"purpose": "statefuzz"}]),
+        data_key=st.booleans(),
+    )
+    def encrypt(
+        self, key: KeyModel, plaintext: bytes, context: dict[str, str], data_key: bool
+    ) -> Any:
+        kms = self.kms(key.store)
+        if data_key:
+            found, answer = outcome(
+                kms.generate_data_key, KeyId=key.key_id, NumberOfBytes=32, EncryptionContext=context
+            )
+            plaintext = bytes(answer.get("Plaintext", b""))
+        else:
+            found, answer = outcome(
+                kms.encrypt, KeyId=key.key_id, Plaintext=plaintext, EncryptionContext=context
+            )
+        assert found in key.crypto_outcomes(), (found, key.states())
+        if found != OK:
+            return multiple()
+        assert answer["KeyId"] == key.arn
+        return Ciphertext(key, bytes(answer["CiphertextBlob"]), plaintext, context)
+
+    @rule(ciphertext=ciphertexts, name_key=st.booleans())
+    def decrypt(self, ciphertext: Ciphertext, name_key: bool) -> None:
+        key = ciphertext.key
+        params: dict[str, Any] = {
+            "CiphertextBlob": ciphertext.blob,
+            "EncryptionContext": ciphertext.context,
+        }
+        if name_key:
+            params["KeyId"] = key.arn
+        found, answer = outcome(self.kms(key.store).decrypt, **params)
+        assert found in key.crypto_outcomes(), (found, key.states())
+        if found == OK:
+            assert (answer["KeyId"], answer["Plaintext"]) == (key.arn, ciphertext.plaintext)
+
+    # -- invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def every_key_is_described_as_the_model_says(self) -> None:
+        for key in self.created:
+            metadata = self.kms(key.store).describe_key(KeyId=key.key_id)["KeyMetadata"]
+            state = metadata["KeyState"]
+            assert state in key.states(), (key.arn, state, key.states())
+            assert metadata["Enabled"] == (state == "Enabled")  # §4
+            if key.deletion_date is None:
+                assert "DeletionDate" not in metadata
+            else:
+                assert abs(metadata["DeletionDate"].timestamp() - key.deletion_date) < 0.001
+            assert metadata["CustomKeyStoreId"] == key.store.id
+
+    @invariant()
+    def stable_stores_are_as_the_model_says(self) -> None:
+        for store in self.stores.values():
+            if store.phase in ("CONNECTED", "DISCONNECTED"):
+                self.expect_state(store, store.phase)
+
+
+# -- the test -----------------------------------------------------------------------------------
+
+_STATUS_5XX = re.compile(r"\bstatus=5\d\d\b")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def state_server(
+    request: pytest.FixtureRequest, tmp_path: Path, keyed_proxy: KeyedProxy
+) -> Iterator[ServerProcess]:
+    """A server of its own (its log is checked whole), on SQLite or a fresh PostgreSQL."""
+    database_url = (
+        request.getfixturevalue("fresh_postgres") if request.param == "postgres" else None
+    )
+    server = start_cks_server(tmp_path, server_config(keyed_proxy), database_url=database_url)
+    yield server
+    server.stop()
+
+
+def test_key_states_follow_the_store_in_any_order(
+    state_server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = Lab(state_server.url, hsm_region())
+    _, hsm_store = connected_store(lab)
+    xks = ExternalStore(state_server.url)
+    KeyStates.world = World(
+        state_server, {XKS: xks.kms, HSM: lab.kms}, {XKS: xks.id, HSM: hsm_store}
+    )
+    run_state_machine_as_test(
+        KeyStates,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    figures = KeyStates.world.figures
+    with capsys.disabled():
+        print(
+            f"\nkey states, {EXAMPLES} examples of up to {STEPS} steps: "
+            + ", ".join(f"{name}: {count}" for name, count in sorted(figures.items()))
+        )
+    log = state_server.log()
+    assert "Traceback" not in log
+    assert not _STATUS_5XX.search(log), _STATUS_5XX.findall(log)[:5]
+    assert "status=200" in log  # the request log is on: the check above saw every answer
