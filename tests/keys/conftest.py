@@ -190,10 +190,11 @@ def settled(kms: Any, store_id: str) -> str:
 
 
 class ExternalStore:
-    """A connected external key store on the keyed proxy, in a region of its own."""
+    """A connected external key store on the keyed proxy, in a region of its own (or in
+    `region`, beside other stores)."""
 
-    def __init__(self, url: str) -> None:
-        self.region = unique_region()
+    def __init__(self, url: str, region: str | None = None) -> None:
+        self.region = region or unique_region()
         self.kms = kms_client(url, self.region)
         params = xks_params("xks-keys", host=XKS_HOST, path=f"/{self.region}/kms/xks/v1")
         self.id = str(self.kms.create_custom_key_store(**params)["CustomKeyStoreId"])

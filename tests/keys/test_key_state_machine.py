@@ -3,10 +3,11 @@ RuleBasedStateMachine drives a live `cks serve` through boto3, and a small model
 (../shared/contract/kms-keys-in-custom-key-stores.md §5.4, §5.5, §5.9, §6, §7.2;
 kms-custom-key-stores.md §5) predicts every answer.
 
-Two stores, each with its own keys: an external key store on the keyed proxy (whose `aes-...`
-keys encrypt) and a CloudHSM key store on a simulated cluster. The stores live for the whole
-test; each example starts with both CONNECTED and works only with the keys it creates (earlier
-examples' keys stay in the stores, so a store is never empty once a key was made in it).
+Two stores in one account and Region, each with its own keys: an external key store on the
+keyed proxy (whose `aes-...` keys encrypt) and a CloudHSM key store on a simulated cluster.
+The stores live for the whole test; each example starts with both CONNECTED and works only with
+the keys it creates (earlier examples' keys stay in the stores, so a store is never empty once
+a key was made in it).
 
 Connect and Disconnect finish in the background. A rule either waits for the outcome
 (wait_for_state), or does not: then the model knows the store only as "connecting" (CONNECTING
@@ -15,7 +16,8 @@ or CONNECTED: a key's state is either Unavailable or its requested state) or "di
 states gives. A store operation whose answer differs between the two waits for the outcome
 first.
 
-CKS_STATEFUZZ_EXAMPLES and CKS_STATEFUZZ_STEPS scale it (`make statefuzz`: a long campaign).
+CKS_STATEFUZZ_EXAMPLES and CKS_STATEFUZZ_STEPS scale it (`make statefuzz`: a long campaign);
+CKS_STATEFUZZ_WORKERS=2 serves it from two worker processes (requests land on either).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from tests.keys.test_cloudhsm_keys import connected_store
 
 EXAMPLES = int(os.environ.get("CKS_STATEFUZZ_EXAMPLES", "8"))
 STEPS = int(os.environ.get("CKS_STATEFUZZ_STEPS", "30"))
+WORKERS = int(os.environ.get("CKS_STATEFUZZ_WORKERS", "1"))  # server processes on one database
 MAX_KEYS = 4  # per example: the invariant describes every key after each step
 DAY = 86400.0
 
@@ -349,6 +352,29 @@ class KeyStates(RuleBasedStateMachine):
         if found == OK:
             assert (answer["KeyId"], answer["Plaintext"]) == (key.arn, ciphertext.plaintext)
 
+    @rule(target=ciphertexts, ciphertext=ciphertexts, destination=keys)
+    def re_encrypt(self, ciphertext: Ciphertext, destination: KeyModel) -> Any:
+        """Both keys' states are checked (§7.2 step 5); which refusal wins when both refuse
+        is not in the contract, so either is accepted."""
+        source = ciphertext.key
+        found, answer = outcome(
+            self.kms(source.store).re_encrypt,
+            CiphertextBlob=ciphertext.blob,
+            SourceEncryptionContext=ciphertext.context,
+            DestinationKeyId=destination.arn,
+        )
+        expected = {
+            refusal
+            for one in source.crypto_outcomes()
+            for other in destination.crypto_outcomes()
+            for refusal in ({one, other} - {OK} or {OK})
+        }
+        assert found in expected, (found, source.states(), destination.states())
+        if found != OK:
+            return multiple()
+        assert (answer["SourceKeyId"], answer["KeyId"]) == (source.arn, destination.arn)
+        return Ciphertext(destination, bytes(answer["CiphertextBlob"]), ciphertext.plaintext, {})
+
     # -- invariants --------------------------------------------------------------------------
 
     @invariant()
@@ -384,7 +410,9 @@ def state_server(
     database_url = (
         request.getfixturevalue("fresh_postgres") if request.param == "postgres" else None
     )
-    server = start_cks_server(tmp_path, server_config(keyed_proxy), database_url=database_url)
+    server = start_cks_server(
+        tmp_path, server_config(keyed_proxy), database_url=database_url, workers=WORKERS
+    )
     yield server
     server.stop()
 
@@ -394,7 +422,7 @@ def test_key_states_follow_the_store_in_any_order(
 ) -> None:
     lab = Lab(state_server.url, hsm_region())
     _, hsm_store = connected_store(lab)
-    xks = ExternalStore(state_server.url)
+    xks = ExternalStore(state_server.url, lab.region)  # one region: ReEncrypt across stores
     KeyStates.world = World(
         state_server, {XKS: xks.kms, HSM: lab.kms}, {XKS: xks.id, HSM: hsm_store}
     )
@@ -411,7 +439,7 @@ def test_key_states_follow_the_store_in_any_order(
     figures = KeyStates.world.figures
     with capsys.disabled():
         print(
-            f"\nkey states, {EXAMPLES} examples of up to {STEPS} steps: "
+            f"\nkey states, {EXAMPLES} examples of up to {STEPS} steps, {WORKERS} worker(s): "
             + ", ".join(f"{name}: {count}" for name, count in sorted(figures.items()))
         )
     log = state_server.log()
