@@ -69,8 +69,8 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP) services
 	CKS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -n 0 -q -p no:cacheprovider tests/fuzz
 
-# The key-state machine of tests/keys/test_key_state_machine.py at length (make test runs 8
-# examples of up to 30 steps per store); prints its answers by operation and error code.
+# The key-state machine of tests/keys/test_key_state_machine.py at length (make test runs 10
+# examples of up to 40 steps per store); prints its answers by operation and error code.
 STATEFUZZ_EXAMPLES ?= 1000
 STATEFUZZ_STEPS ?= 50
 statefuzz: $(STAMP) services
