@@ -59,6 +59,16 @@ MAX_KEYS = 4  # per example: the invariant describes every key after each step
 # changes what Hypothesis draws, so its replay of an example stays consistent.
 KEY = st.integers(0, MAX_KEYS - 1)
 CIPHERTEXT = st.integers(0, 15)
+# Key operations of §5.8 (boto3 names): whether a key pending deletion refuses them.
+KEY_EXTRAS = {
+    "create_alias": True,
+    "tag_resource": True,
+    "untag_resource": True,
+    "update_key_description": True,
+    "get_key_policy": False,
+    "list_resource_tags": False,
+    "list_aliases": False,
+}
 DAY = 86400.0
 
 XKS, HSM = "xks", "hsm"
@@ -96,6 +106,7 @@ class KeyModel:
     arn: str
     requested: str = "Enabled"  # §6.1: set by CreateKey, Enable/DisableKey, CancelKeyDeletion
     deletion_date: float | None = None  # scheduled deletion
+    extras: int = 0  # aliases and tags made (each under its quota of 50)
 
     def states(self) -> set[str]:
         """The KeyStates the contract allows now (§6.1)."""
@@ -304,6 +315,32 @@ class KeyStates(RuleBasedStateMachine):
         assert (answer["KeyState"], answer["PendingWindowInDays"]) == ("PendingDeletion", days)
         assert near(answer["DeletionDate"], time.time() + days * DAY)
         key.deletion_date = answer["DeletionDate"].timestamp()
+
+    @rule(index=KEY, operation=st.sampled_from(sorted(KEY_EXTRAS)))
+    def key_extra(self, index: int, operation: str) -> None:
+        """§5.8 and §6.2: aliases, tags, description and policy; the changes are refused
+        while the key is pending deletion, and every one works while it is Unavailable."""
+        if not (key := self.key(index)):
+            return
+        kms = self.kms(key.store)
+        mark = uuid.uuid4().hex
+        every: dict[str, dict[str, Any]] = {
+            "create_alias": {"AliasName": f"alias/statefuzz-{mark}", "TargetKeyId": key.key_id},
+            "tag_resource": {"KeyId": key.key_id, "Tags": [{"TagKey": mark, "TagValue": "x"}]},
+            "untag_resource": {"KeyId": key.key_id, "TagKeys": [mark]},
+            "update_key_description": {"KeyId": key.key_id, "Description": mark},
+            "get_key_policy": {"KeyId": key.key_id},
+            "list_resource_tags": {"KeyId": key.key_id},
+            "list_aliases": {"KeyId": key.key_id},
+        }
+        params = every[operation]
+        if operation in ("create_alias", "tag_resource"):
+            if key.extras == 40:  # under the quotas of 50 aliases and 50 tags per key
+                return
+            key.extras += 1
+        found, _ = outcome(getattr(kms, operation), **params)
+        refusal = key.pending_refusal() if KEY_EXTRAS[operation] else None
+        assert found == (refusal or OK), (found, key.states())
 
     @rule(index=KEY)
     def cancel_deletion(self, index: int) -> None:
