@@ -454,7 +454,7 @@ class KeyStates(RuleBasedStateMachine):
 _STATUS_5XX = re.compile(r"\bstatus=5\d\d\b")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def state_server(
     request: pytest.FixtureRequest, tmp_path: Path, keyed_proxy: KeyedProxy
 ) -> Iterator[ServerProcess]:
