@@ -14,15 +14,16 @@ COVERAGE_FLOOR ?= 85
 $(PY):
 	python3 -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+# constraints.txt: the exact versions tested (its header says why).
+$(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' -c constraints.txt
 	touch $@
 
 # The first run installs for a while (~10-20 s) before the server starts: say so, and what.
 run:
 	@$(MAKE) --no-print-directory -q $(STAMP) 2>/dev/null || { \
-	  echo "make run: installing cks into $(VENV) first (pip install -e '.[test]'), with:"; \
+	  echo "make run: installing cks into $(VENV) first (pip install -e '.[test]' -c constraints.txt), with:"; \
 	  python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 	    print("  " + ", ".join(p["dependencies"] + p["optional-dependencies"]["test"]))'; \
 	  echo "  (once; later runs start at once)"; }
@@ -78,7 +79,7 @@ statefuzz: $(STAMP) services
 	  $(VENV)/bin/pytest -n 0 -q -p no:cacheprovider tests/keys/test_key_state_machine.py
 
 bench: $(STAMP) system-deps
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,bench]' -c constraints.txt
 	$(PY) bench/run_all.py
 
 clean:

@@ -27,7 +27,7 @@ def _make_run_dry(workdir: Path) -> str:
 
 def test_first_make_run_says_what_it_installs(tmp_path: Path) -> None:
     require(shutil.which("make") is not None, "make")
-    for name in ("Makefile", "pyproject.toml"):
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
         shutil.copy(REPO / name, tmp_path / name)
     out = _make_run_dry(tmp_path)
     assert MESSAGE.search(out)
@@ -36,7 +36,8 @@ def test_first_make_run_says_what_it_installs(tmp_path: Path) -> None:
         assert requirement in out
     assert out.index("\nmake run: installing") < out.index("cks serve")
 
-    # Once installed (the stamp is newer than pyproject.toml), it starts without the message.
+    # Once installed (the stamp is newer than pyproject.toml and constraints.txt), it starts
+    # without the message.
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     (tmp_path / ".venv" / "bin" / "python").touch()
     stamp = tmp_path / ".venv" / ".installed"
