@@ -36,16 +36,24 @@ class KeyedProxy:
     not found. An `aes-...` key also encrypts and decrypts (AES-256-GCM under a key derived from
     its id, with the SHA_256 integrity value), so any number of external keys can be used
     without configuring them. Every request is recorded (path and JSON body).
+
+    `down` is the kill switch: while it is set, the proxy closes every connection as soon as a
+    request arrives on it, without a byte of answer (fresh and kept-alive connections alike),
+    which cks reads as a proxy that is not reachable, at once (no timeout).
     """
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.down = False
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
+                if proxy.down:
+                    self.close_connection = True
+                    return
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 request = json.loads(body or b"{}")
                 proxy.requests.append((self.path, request))

@@ -16,6 +16,16 @@ or CONNECTED: a key's state is either Unavailable or its requested state) or "di
 states gives; when the answer tells which state it was (Connect refused only while
 DISCONNECTING, CreateKey succeeding only once CONNECTED), the model learns it.
 
+The kill switch: the proxy goes down (KeyedProxy.down: it closes every connection unanswered)
+and comes back, and the cluster's network is blocked and unblocked, while the stores stay as
+they are. The model then knows a store as cut off: an operation that would reach the backing
+store (crypto with a key whose state allows it, an XKS CreateKey) answers the contract's
+"cannot communicate" error (§7.3, §8.4) and no key changes state; a Connect begun while cut
+off is waited for and ends FAILED (kms-custom-key-stores.md §5: refuses Connect and Delete
+until a Disconnect). A CloudHSM CreateKey is not tried while the network is blocked: its
+answer is KMSInternalException, a 500, which the log check forbids. Each example starts with
+the proxy up and the network unblocked (teardown).
+
 CKS_STATEFUZZ_EXAMPLES and CKS_STATEFUZZ_STEPS scale it (`make statefuzz`: a long campaign);
 CKS_STATEFUZZ_WORKERS=2 serves it from two worker processes (requests land on either).
 """
@@ -45,7 +55,7 @@ from hypothesis.stateful import (
 )
 
 from tests.cloudhsm.lab import Lab, hsm_region
-from tests.helpers.clients import wait_for_state
+from tests.helpers.clients import connection_state, wait_for_state
 from tests.helpers.server import ServerProcess, start_cks_server
 from tests.keys.conftest import ExternalStore, KeyedProxy, server_config
 from tests.keys.test_cloudhsm_keys import connected_store, create_hsm_key
@@ -72,6 +82,15 @@ KEY_EXTRAS = {
 DAY = 86400.0
 
 XKS, HSM = "xks", "hsm"
+# §8.4 (connection refused / reset) and §7.3 (network failure): the crypto column, and for XKS
+# also CreateKey's (with CustomKeyStoreInvalidStateException).
+XKS_UNREACHABLE = (
+    "AWS KMS cannot communicate with the external key store proxy. This might be a transient"
+    " network issue. If you see this error repeatedly, verify that your external key store"
+    " proxy is active and is connected to the network, and that its endpoint URI is correct in"
+    " your external key store."
+)
+HSM_UNREACHABLE = "KMS cannot communicate with your CloudHSM cluster"
 # What CreateKey answers for a store that is not CONNECTED (§3.4).
 XKS_NOT_CONNECTED = (
     "This KMS key is in a custom key store that is not connected to its external key store"
@@ -90,9 +109,15 @@ OK: Outcome = ("ok", "")
 class StoreModel:
     name: str
     id: str
-    # CONNECTED, DISCONNECTED, or a transition not waited for: "connecting" (CONNECTING or
-    # CONNECTED) and "disconnecting" (DISCONNECTING or DISCONNECTED).
+    # CONNECTED, DISCONNECTED, FAILED, or a transition not waited for: "connecting"
+    # (CONNECTING or CONNECTED) and "disconnecting" (DISCONNECTING or DISCONNECTED).
     phase: str = "CONNECTED"
+    reachable: bool = True  # the proxy is up, or the cluster's network open (kill switch)
+
+    def cut_off(self) -> Outcome:
+        """What crypto answers when the backing store cannot be reached (§7.3, §8.4)."""
+        message = XKS_UNREACHABLE if self.name == XKS else HSM_UNREACHABLE
+        return OK if self.reachable else ("KMSInvalidStateException", message)
 
     def connected(self) -> set[bool]:
         """Whether the store may be CONNECTED now (§6.1: else its keys are Unavailable)."""
@@ -115,7 +140,12 @@ class KeyModel:
         return {self.requested if up else "Unavailable" for up in self.store.connected()}
 
     def crypto_outcomes(self) -> set[Outcome]:
-        """§6.2's crypto row, for each state the key may be in."""
+        """§6.2's crypto row, for each state the key may be in; where the state allows it,
+        the backing store's answer (§7.2 step 7)."""
+        return {self.store.cut_off() if found == OK else found for found in self.state_outcomes()}
+
+    def state_outcomes(self) -> set[Outcome]:
+        """§6.2's crypto row alone (§7.2 step 5), for each state the key may be in."""
         return {
             {
                 "Enabled": OK,
@@ -151,6 +181,9 @@ class World:
     server: ServerProcess
     clients: dict[str, Any]
     store_ids: dict[str, str]
+    proxy: KeyedProxy  # the external key store's (the kill switch)
+    lab: Lab  # the CloudHSM key store's cluster admin
+    cluster_id: str
     figures: Counter[str] = field(default_factory=Counter)  # answers by operation and code
 
 
@@ -160,7 +193,8 @@ def outcome(call: Any, **params: Any) -> tuple[Outcome, dict[str, Any]]:
         answer = dict(call(**params))
     except ClientError as raised:
         error = raised.response["Error"]
-        KeyStates.world.figures[f"{name} {error['Code']}"] += 1
+        cut_off = " (cut off)" if "cannot communicate" in error.get("Message", "") else ""
+        KeyStates.world.figures[f"{name} {error['Code']}{cut_off}"] += 1
         return (str(error["Code"]), str(error.get("Message", ""))), {}
     KeyStates.world.figures[f"{name} ok"] += 1
     return OK, answer
@@ -173,6 +207,13 @@ def near(answer: Any, expected: float) -> bool:
 
 class KeyStates(RuleBasedStateMachine):
     world: World  # set by the test before the run
+
+    def teardown(self) -> None:
+        """The next example starts with the proxy up and the network open."""
+        world = self.world
+        world.proxy.down = False
+        if not self.stores[HSM].reachable:
+            world.lab.admin("UnblockNetwork", ClusterId=world.cluster_id)
 
     def __init__(self) -> None:
         super().__init__()
@@ -205,6 +246,9 @@ class KeyStates(RuleBasedStateMachine):
         for store in self.stores.values():
             kms = self.kms(store)
             wait_for_state(kms, store.id, "CONNECTED", "DISCONNECTED", "FAILED")
+            if connection_state(kms, store.id) == "FAILED":  # a Connect while cut off
+                kms.disconnect_custom_key_store(CustomKeyStoreId=store.id)
+                wait_for_state(kms, store.id, "DISCONNECTED")
             kms.connect_custom_key_store(CustomKeyStoreId=store.id)
             wait_for_state(kms, store.id, "CONNECTED")
             store.phase = "CONNECTED"
@@ -216,6 +260,8 @@ class KeyStates(RuleBasedStateMachine):
         if len(self.created) == MAX_KEYS:
             return
         model = self.stores[store]
+        if store == HSM and not model.reachable and True in model.connected():
+            return  # KMSInternalException (a 500) from the blocked cluster: not tried
         kms = self.kms(model)
         params: dict[str, Any] = {"CustomKeyStoreId": model.id}
         if store == XKS:
@@ -223,6 +269,10 @@ class KeyStates(RuleBasedStateMachine):
         else:
             params.update(Origin="AWS_CLOUDHSM")
         found, answer = outcome(kms.create_key, **params)
+        if found == (INVALID_STORE_STATE, XKS_UNREACHABLE) and not model.reachable:
+            assert True in model.connected(), model.phase  # §8.4: GetKeyMetadata refused
+            model.phase = "CONNECTED"
+            return
         if found != OK:  # §3.2 step 6, §3.4: CONNECTING is not CONNECTED either
             assert False in model.connected(), found
             message = (
@@ -233,7 +283,7 @@ class KeyStates(RuleBasedStateMachine):
             )
             assert found == (INVALID_STORE_STATE, message)
             return
-        assert True in model.connected(), model.phase
+        assert True in model.connected() and model.reachable, model.phase
         model.phase = "CONNECTED"  # if it was connecting, it is done
         metadata = answer["KeyMetadata"]
         assert (metadata["KeyState"], metadata["Enabled"]) == ("Enabled", True)
@@ -244,13 +294,19 @@ class KeyStates(RuleBasedStateMachine):
     def connect(self, store: str, wait: bool) -> None:
         model = self.stores[store]
         found, _ = outcome(self.kms(model).connect_custom_key_store, CustomKeyStoreId=model.id)
+        if model.phase == "FAILED":  # disconnect first (kms-custom-key-stores.md §5)
+            assert found[0] == INVALID_STORE_STATE, found
+            return
         if model.phase == "disconnecting" and found != OK:
             assert found[0] == INVALID_STORE_STATE, found  # still DISCONNECTING (§5)
             return
         assert found == OK, found  # from DISCONNECTED, CONNECTING or CONNECTED (¹ of §5)
         if model.phase in ("DISCONNECTED", "disconnecting", "connecting"):
             model.phase = "connecting"
-            if wait:
+            if not model.reachable:  # the health check or login fails: FAILED (§5)
+                wait_for_state(self.kms(model), model.id, "CONNECTED", "FAILED")
+                self.expect_state(model, "FAILED")
+            elif wait:
                 self.settle(model)
 
     @rule(store=st.sampled_from([XKS, HSM]), wait=st.booleans())
@@ -260,7 +316,7 @@ class KeyStates(RuleBasedStateMachine):
         if model.phase in ("DISCONNECTED", "disconnecting"):  # both refuse (§5)
             assert found[0] == INVALID_STORE_STATE, found
             return
-        assert found == OK, found  # from CONNECTED or CONNECTING
+        assert found == OK, found  # from CONNECTED, CONNECTING or FAILED
         model.phase = "disconnecting"
         if wait:
             self.settle(model)
@@ -282,6 +338,26 @@ class KeyStates(RuleBasedStateMachine):
             )
         else:
             assert found[0] == INVALID_STORE_STATE, found
+
+    @rule(up=st.booleans())
+    def proxy(self, up: bool) -> None:
+        """The kill switch of the external key store's proxy; the store stays as it is."""
+        model = self.stores[XKS]
+        self.settle(model)  # a Connect in flight ends as it would have
+        self.world.proxy.down = not up
+        model.reachable = up
+        self.world.figures["proxy " + ("up" if up else "down")] += 1
+
+    @rule(up=st.booleans())
+    def cluster_network(self, up: bool) -> None:
+        """The CloudHSM cluster's network (a network ACL); the store stays as it is."""
+        model = self.stores[HSM]
+        self.settle(model)
+        if up != model.reachable:
+            operation = "UnblockNetwork" if up else "BlockNetwork"
+            self.world.lab.admin(operation, ClusterId=self.world.cluster_id)
+            model.reachable = up
+            self.world.figures["network " + ("unblocked" if up else "blocked")] += 1
 
     def key(self, index: int) -> KeyModel | None:
         return self.created[index % len(self.created)] if self.created else None
@@ -415,11 +491,16 @@ class KeyStates(RuleBasedStateMachine):
             SourceEncryptionContext=ciphertext.context,
             DestinationKeyId=destination.arn,
         )
+        # Both keys' states first (§7.2 step 5), then the source's store decrypts and the
+        # destination's encrypts (step 7): the first store cut off answers.
+        backing = source.store.cut_off()
+        if backing == OK:
+            backing = destination.store.cut_off()
         expected = {
             refusal
-            for one in source.crypto_outcomes()
-            for other in destination.crypto_outcomes()
-            for refusal in ({one, other} - {OK} or {OK})
+            for one in source.state_outcomes()
+            for other in destination.state_outcomes()
+            for refusal in ({one, other} - {OK} or {backing})
         }
         assert found in expected, (found, source.states(), destination.states())
         if found == OK:
@@ -445,7 +526,7 @@ class KeyStates(RuleBasedStateMachine):
     @invariant()
     def stable_stores_are_as_the_model_says(self) -> None:
         for store in self.stores.values():
-            if store.phase in ("CONNECTED", "DISCONNECTED"):
+            if store.phase in ("CONNECTED", "DISCONNECTED", "FAILED"):
                 self.expect_state(store, store.phase)
 
 
@@ -470,17 +551,22 @@ def state_server(
 
 
 def test_key_states_follow_the_store_in_any_order(
-    state_server: ServerProcess, capsys: pytest.CaptureFixture[str]
+    state_server: ServerProcess, keyed_proxy: KeyedProxy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lab = Lab(state_server.url, hsm_region())
-    _, hsm_store = connected_store(lab)
+    cluster, hsm_store = connected_store(lab)
     xks = ExternalStore(state_server.url, lab.region)  # one region: ReEncrypt across stores
     # Each store holds a key for good, so that DeleteCustomKeyStore's answer never depends on
     # what earlier examples did.
     for parked in (xks.create_key("aes-parked"), create_hsm_key(lab, hsm_store)):
         lab.kms.schedule_key_deletion(KeyId=parked["KeyId"], PendingWindowInDays=30)
     KeyStates.world = World(
-        state_server, {XKS: xks.kms, HSM: lab.kms}, {XKS: xks.id, HSM: hsm_store}
+        state_server,
+        {XKS: xks.kms, HSM: lab.kms},
+        {XKS: xks.id, HSM: hsm_store},
+        keyed_proxy,
+        lab,
+        cluster.id,
     )
     run_state_machine_as_test(
         KeyStates,
