@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from botocore.exceptions import ClientError
@@ -59,6 +59,8 @@ from tests.helpers.clients import connection_state, wait_for_state
 from tests.helpers.server import ServerProcess, start_cks_server
 from tests.keys.conftest import ExternalStore, KeyedProxy, server_config
 from tests.keys.test_cloudhsm_keys import connected_store, create_hsm_key
+
+T = TypeVar("T")
 
 EXAMPLES = int(os.environ.get("CKS_STATEFUZZ_EXAMPLES", "10"))
 STEPS = int(os.environ.get("CKS_STATEFUZZ_STEPS", "40"))
@@ -200,6 +202,11 @@ def outcome(call: Any, **params: Any) -> tuple[Outcome, dict[str, Any]]:
     return OK, answer
 
 
+def pick(items: list[T], index: int) -> T | None:
+    """The item a drawn index names (modulo how many there are), or None if there are none."""
+    return items[index % len(items)] if items else None
+
+
 def near(answer: Any, expected: float) -> bool:
     """A DeletionDate (boto3 gives a datetime) within a few seconds of the model's."""
     return abs(answer.timestamp() - expected) < 5.0
@@ -235,8 +242,8 @@ class KeyStates(RuleBasedStateMachine):
             store.phase = "DISCONNECTED"
 
     def expect_state(self, store: StoreModel, state: str) -> None:
-        found = self.kms(store).describe_custom_key_stores(CustomKeyStoreId=store.id)
-        assert found["CustomKeyStores"][0]["ConnectionState"] == state, found
+        found = connection_state(self.kms(store), store.id)
+        assert found == state, (store.id, found, state)
         store.phase = state
 
     @initialize()
@@ -360,7 +367,7 @@ class KeyStates(RuleBasedStateMachine):
             self.world.figures["network " + ("unblocked" if up else "blocked")] += 1
 
     def key(self, index: int) -> KeyModel | None:
-        return self.created[index % len(self.created)] if self.created else None
+        return pick(self.created, index)
 
     @rule(index=KEY, enable=st.booleans())
     def enable_or_disable(self, index: int, enable: bool) -> None:
@@ -459,7 +466,7 @@ class KeyStates(RuleBasedStateMachine):
             self.ciphertexts.append(Ciphertext(key, blob, plaintext, context))
 
     def ciphertext(self, index: int) -> Ciphertext | None:
-        return self.ciphertexts[index % len(self.ciphertexts)] if self.ciphertexts else None
+        return pick(self.ciphertexts, index)
 
     @rule(index=CIPHERTEXT, name_key=st.booleans())
     def decrypt(self, index: int, name_key: bool) -> None:
