@@ -22,6 +22,9 @@ class BoundedCache(Generic[K, V]):
         self.size = size
         self._values: dict[K, V] = {}
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     def get(self, key: K, make: Callable[[], V]) -> V:
         """The value kept for `key`, or `make()`'s, kept from now on (unless it raises)."""
         value = self._values.get(key, _MISSING)

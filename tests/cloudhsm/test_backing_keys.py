@@ -287,11 +287,11 @@ def test_the_cache_is_bounded_and_not_the_source_of_truth(open_db: OpenDb) -> No
     for index in range(1, 5):
         rig.kms.create_backing_key(ACCOUNT, REGION, cluster_id, key_arn(index))
         sealed[index] = rig.kms.encrypt(ACCOUNT, REGION, cluster_id, key_arn(index), b"x", AAD)
-    assert len(rig.cluster_keys._cache) == 2
+    assert len(rig.cluster_keys.aeads) == 2
     for index, (iv, tag, body) in sealed.items():
         arn = key_arn(index)
         assert rig.kms.decrypt(ACCOUNT, REGION, cluster_id, arn, iv, tag, body, AAD) == b"x"
-    assert len(rig.cluster_keys._cache) == 2
+    assert len(rig.cluster_keys.aeads) == 2
 
 
 def test_restores_hold_the_keys_of_their_backup(open_db: OpenDb) -> None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kmscks.bounded import BoundedCache
 from kmscks.cloudhsm import lifecycle
 from kmscks.cloudhsm.control import ControlPlane, Owner
 from kmscks.store.clusters import ClusterAccess, KeyRow, LiveKey
@@ -75,9 +74,7 @@ class ClusterKeys:
     def __init__(self, control: ControlPlane, cache_size: int = CACHE_SIZE) -> None:
         self._control = control
         self._tables = control.tables
-        self._cache: OrderedDict[int, AESGCM] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self.aeads: BoundedCache[int, AESGCM] = BoundedCache(cache_size)  # by key row
 
     # -- the cluster as KMS reaches it ------------------------------------------------------
 
@@ -132,20 +129,11 @@ class ClusterKeys:
         return key
 
     def _aead(self, key: LiveKey, label: str) -> AESGCM:
-        with self._lock:
-            aead = self._cache.get(key.seq)
-            if aead is not None:
-                self._cache.move_to_end(key.seq)
-                return aead
-        material = base64.b64decode(
-            self._control.sealer.open(key.material_sealed, *_seal_context(label))
-        )
-        aead = AESGCM(material)
-        with self._lock:
-            self._cache[key.seq] = aead
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return aead
+        def unseal() -> AESGCM:
+            sealed = self._control.sealer.open(key.material_sealed, *_seal_context(label))
+            return AESGCM(base64.b64decode(sealed))
+
+        return self.aeads.get(key.seq, unseal)
 
     # -- operations as kmsuser ---------------------------------------------------------------
 
