@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from kmscks.xksproxy import certs
 from tests.helpers.clients import kms_client
 from tests.helpers.server import start_cks_server
@@ -150,6 +153,64 @@ timeout_ms = 2000
         _disconnect(kms, store_id)
         proxy.stop()
         assert _connect(kms, store_id) == ("FAILED", "XKS_PROXY_NOT_REACHABLE")
+    finally:
+        proxy.stop()
+        if server is not None:
+            server.stop()
+
+
+def test_a_proxy_that_refuses_the_client_certificate_is_a_tls_failure(tmp_path: Path) -> None:
+    """cks without the client certificate the proxy's mTLS asks for: the proxy aborts the
+    handshake with a TLS alert, so the proxy check of CreateCustomKeyStore fails as KMS does on
+    a bad TLS set-up, not as if nothing answered."""
+    proxy_dir = tmp_path / "proxy"
+    proxy_dir.mkdir()
+    ca = certs.new_ca("e2e CA")
+    server_cert = certs.issue(ca, HOST, dns_names=(HOST,))
+    for name, data in {
+        "ca.pem": ca.cert_pem(),
+        "server.pem": server_cert.cert_pem(),
+        "server-key.pem": server_cert.key_pem(),
+    }.items():
+        (proxy_dir / name).write_bytes(data)
+    config = f"""
+[server]
+tls_cert = "server.pem"
+tls_key = "server-key.pem"
+mtls_client_ca = "ca.pem"
+
+[[stores]]
+uri_path_prefix = "{PREFIX}"
+credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]
+"""
+    proxy = start_proxy(proxy_dir, config)
+    server = None
+    try:
+        server = start_cks_server(
+            tmp_path / "cks",
+            f"""
+[xks]
+resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
+ca_bundle = "{proxy_dir / "ca.pem"}"
+""",
+        )
+        kms = kms_client(server.url, "us-east-1")
+        with pytest.raises(ClientError) as raised:
+            kms.create_custom_key_store(
+                CustomKeyStoreName="no-client-cert",
+                CustomKeyStoreType="EXTERNAL_KEY_STORE",
+                XksProxyConnectivity="PUBLIC_ENDPOINT",
+                XksProxyUriEndpoint=f"https://{HOST}",
+                XksProxyUriPath=f"{PREFIX}/kms/xks/v1",
+                XksProxyAuthenticationCredential={
+                    "AccessKeyId": AKID,
+                    "RawSecretAccessKey": SECRET,
+                },
+            )
+        error = raised.value.response["Error"]
+        assert error["Code"] == "XksProxyUriUnreachableException"
+        assert error["Message"].startswith("AWS KMS cannot establish a TLS connection"), error
+        assert "ALERT_CERTIFICATE_REQUIRED" in server.log(), server.log()[-2000:]
     finally:
         proxy.stop()
         if server is not None:

@@ -88,6 +88,36 @@ def test_mtls_rejects_missing_expired_foreign_and_misnamed_certificates(mtls, cl
     assert _health(proxy, tls, (str(clients / "good.pem"), str(clients / "good-key.pem"))) == 200
 
 
+# The fatal alert OpenSSL sends for each rejected certificate, by TLS version: what nginx or
+# any OpenSSL server sends, so a client learns why instead of seeing the connection drop.
+_ALERTS = {
+    (None, ssl.TLSVersion.TLSv1_3): "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    (None, ssl.TLSVersion.TLSv1_2): "SSLV3_ALERT_HANDSHAKE_FAILURE",
+    ("expired", ssl.TLSVersion.TLSv1_3): "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    ("expired", ssl.TLSVersion.TLSv1_2): "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    ("foreign", ssl.TLSVersion.TLSv1_3): "TLSV1_ALERT_UNKNOWN_CA",
+    ("foreign", ssl.TLSVersion.TLSv1_2): "TLSV1_ALERT_UNKNOWN_CA",
+}
+
+
+@pytest.mark.parametrize(("client", "version"), list(_ALERTS))
+def test_a_rejected_client_certificate_gets_a_tls_alert(mtls, client, version):
+    proxy, tls, clients = mtls
+    context = ssl.create_default_context(cafile=str(tls.ca_path))
+    context.minimum_version = context.maximum_version = version
+    if client is not None:
+        context.load_cert_chain(clients / f"{client}.pem", clients / f"{client}-key.pem")
+    # TLS 1.2 fails in the handshake; TLS 1.3 clients finish theirs before the server checks
+    # the certificate, so the alert arrives on the first read.
+    with (
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as plain,
+        pytest.raises(ssl.SSLError) as raised,
+        context.wrap_socket(plain, server_hostname="localhost") as connection,
+    ):
+        connection.recv(1)
+    assert raised.value.reason == _ALERTS[client, version]
+
+
 def test_server_certificate_is_the_configured_one(shared_proxy):
     context = ssl.create_default_context(cafile=str(shared_proxy.tls.ca_path))
     with (

@@ -15,6 +15,7 @@ a `handle` function.
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import contextlib
 import logging
 import re
@@ -69,6 +70,32 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext
     return context
 
 
+class _AlertingSSLProtocol(asyncio.sslproto.SSLProtocol):
+    """asyncio's TLS protocol, except that a failed handshake sends the peer its fatal alert.
+
+    OpenSSL writes the alert (unknown_ca, certificate_expired, certificate_required...) into
+    the protocol's outgoing buffer, and asyncio before CPython gh-98078 (Python 3.11 included)
+    closes the socket without sending it: a client whose certificate is refused sees the
+    connection drop instead of the reason. The spec asks a proxy to abort the handshake on a
+    wrong client certificate, which is the alert. Sending it first is harmless where asyncio
+    already does (the buffer is then empty).
+    """
+
+    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
+        if handshake_exc is not None:
+            with contextlib.suppress(Exception):  # best effort: the connection is going anyway
+                self._process_outgoing()  # type: ignore[attr-defined]
+        super()._on_handshake_complete(handshake_exc)
+
+
+def send_handshake_alerts() -> None:
+    """Make this process's asyncio TLS servers send their handshake alerts (above).
+
+    asyncio's event loop builds the protocol from `asyncio.sslproto.SSLProtocol` for every TLS
+    connection it accepts; the proxy process serves nothing else over TLS."""
+    asyncio.sslproto.SSLProtocol = _AlertingSSLProtocol  # type: ignore[misc]
+
+
 def client_names(peer_cert: dict[str, Any] | None) -> set[str]:
     """The DNS names and common names a verified client certificate carries."""
     if not peer_cert:
@@ -114,6 +141,8 @@ class HttpServer:
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int, context: ssl.SSLContext | None) -> int:
+        if context is not None:
+            send_handshake_alerts()
         self._server = await asyncio.start_server(
             self._connection,
             host,
