@@ -12,6 +12,9 @@ key), alternating in each round, and the proxy called directly is measured in ea
 
     .venv/bin/python bench/crypto_stacks.py [--rounds 3] [--seconds 5]
 
+`--baseline DIR --stacks granian,baseline` compares this checkout's `cks serve` with another
+checkout's (DIR/src, e.g. a `git worktree` of an earlier commit) instead, the same way.
+
 uvicorn and httptools are the `bench` extra (pip install -e '.[bench]').
 """
 
@@ -26,7 +29,7 @@ import crypto_bench
 import harness
 from harness import LoadResult, Service, cks_service, running
 
-STACKS = ("granian", "uvicorn")
+STACKS = ("granian", "uvicorn", "baseline")  # baseline: granian, running --baseline's src/
 XKS_CONNECTIONS = 16
 
 
@@ -65,7 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--stacks", default="granian,uvicorn", help=f"some of {','.join(STACKS)}")
+    parser.add_argument("--baseline", type=Path, help="the checkout the baseline stack runs")
     args = parser.parse_args()
+    stacks = args.stacks.split(",")
+    if not set(stacks) <= set(STACKS) or ("baseline" in stacks) != (args.baseline is not None):
+        parser.error(f"--stacks takes {', '.join(STACKS)}; baseline goes with --baseline DIR")
     with tempfile.TemporaryDirectory() as temp, crypto_bench.keyed_setup(Path(temp)) as setup:
         folder, proxy, config, keys = Path(temp), setup.proxy, setup.config, setup.keys
         rows: dict[str, list[float]] = {}
@@ -79,11 +87,13 @@ def main() -> None:
                 connections=XKS_CONNECTIONS,
                 path=crypto_bench.proxy_path("encrypt"),
             )
-            order = STACKS if round_number % 2 == 0 else STACKS[::-1]
+            order = stacks if round_number % 2 == 0 else stacks[::-1]
             for stack in order:
                 name = f"{stack}-{round_number}"
                 if stack == "granian":
                     service = cks_service(name, folder, config=config)
+                elif stack == "baseline":
+                    service = cks_service(name, folder, config=config, source=args.baseline)
                 else:
                     service = _uvicorn_service(name, folder, setup.config_path)
                 with running(service, "/_cks/health") as started:

@@ -132,3 +132,37 @@ def test_keys_of_a_store_and_xks_key_ids(open_another: Any) -> None:  # noqa: F8
     assert tables.schedule_deletion(records[0].seq or 0, time.time() + 60)
     assert tables.xks_key_in_use("cks-1", "ext-1")
     assert tables.count_store_keys("cks-1") == 2
+
+
+def test_a_cached_key_follows_every_change_made_elsewhere(open_another: Any) -> None:  # noqa: F811
+    """key_and_store, which every crypto request asks, is kept between reads on SQLite until
+    any connection commits a write (each store here is like another server process); on
+    PostgreSQL every call reads. The deletion date is checked on every call, cached or not."""
+    store, other = open_another(), open_another()
+    record = key()
+    tables, elsewhere = inserted(store, record), KeyTables(other)
+    reads = 0
+    run = elsewhere._run
+
+    def counted(query: str, params: Any = ()) -> Any:
+        nonlocal reads
+        reads += 1
+        return run(query, params)
+
+    elsewhere._run = counted  # type: ignore[method-assign]
+
+    def state(at: float = NOW) -> str | None:
+        found = elsewhere.key_and_store("000000000000", "us-east-1", record.id, at)
+        return None if found is None else found[0].requested_state
+
+    assert state() == "Enabled"
+    assert state() == "Enabled"
+    assert reads == (1 if store.dialect == "sqlite" else 2)
+    assert tables.set_requested_state(record.seq or 0, "Disabled")
+    assert state() == "Disabled"
+    assert tables.schedule_deletion(record.seq or 0, NOW + 10)
+    assert state(NOW + 9) == "Disabled"
+    before = reads
+    assert state(NOW + 9) == "Disabled"
+    assert state(NOW + 10) is None  # past its deletion date, with no write since
+    assert reads == (before if store.dialect == "sqlite" else before + 2)

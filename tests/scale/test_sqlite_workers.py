@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.helpers.clients import kms_client, unique_region
 from tests.helpers.proxies import Behaviour, FakeProxy, wait_for
@@ -99,3 +100,36 @@ def test_connects_race(clients: list[Any], module_proxy: FakeProxy) -> None:
 
 def test_paged_walk(clients: list[Any]) -> None:
     races.paged_walk(clients)
+
+
+def test_a_key_change_in_one_worker_holds_at_once_in_the_other(two_workers: ServerProcess) -> None:
+    """Each worker keeps the keys it read between requests (SQLite) until any process writes:
+    a disable, enable or scheduled deletion made through one worker holds for the very next
+    request on the other. Sixteen clients, each with a connection of its own, reach both."""
+    region = unique_region()
+    clients = [kms_client(two_workers.url, region) for _ in range(16)]
+    key_id = clients[0].create_key()["KeyMetadata"]["KeyId"]
+
+    def encrypt_on_every_connection() -> set[str]:
+        outcomes = set()
+        for client in clients:
+            try:
+                client.encrypt(KeyId=key_id, Plaintext=b"x")
+                outcomes.add("ok")
+            except ClientError as error:
+                outcomes.add(error.response["Error"]["Code"])
+        return outcomes
+
+    assert encrypt_on_every_connection() == {"ok"}  # read, and kept, by both workers
+    # The changes go through two connections, which are likely on different workers.
+    for changer in (clients[0], clients[-1]):
+        changer.disable_key(KeyId=key_id)
+        assert encrypt_on_every_connection() == {"DisabledException"}
+        changer.enable_key(KeyId=key_id)
+        assert encrypt_on_every_connection() == {"ok"}
+        changer.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+        assert encrypt_on_every_connection() == {"KMSInvalidStateException"}
+        changer.cancel_key_deletion(KeyId=key_id)
+        changer.enable_key(KeyId=key_id)
+        assert encrypt_on_every_connection() == {"ok"}
+    assert len(_serving_pids(two_workers.log(), region)) == 2

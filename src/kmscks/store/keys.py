@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from itertools import starmap
 from typing import Any
 
+from kmscks.store.changes import ReadCache
 from kmscks.store.records import COLUMNS as STORE_COLUMNS
 from kmscks.store.records import StoreRecord
 from kmscks.store.sql import SqlStore
@@ -77,6 +78,13 @@ _SELECT_KEY_AND_STORE = (
     " AND (k.deletion_date IS NULL OR k.deletion_date > ?)"
 )
 _KEY_WIDTH = len(KEY_COLUMNS)
+# Keys (with their stores) one process keeps between requests while nothing changes (SQLite).
+KEY_CACHE_SIZE = 4096
+
+
+def _live(key: KeyRecord, now: float) -> bool:
+    """What `_LIVE` says in SQL: no deletion date, or one still ahead."""
+    return key.deletion_date is None or key.deletion_date > now
 
 
 class KeyTables:
@@ -84,6 +92,9 @@ class KeyTables:
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
+        self._found: ReadCache[tuple[str, str, str], tuple[KeyRecord, StoreRecord | None]] = (
+            ReadCache(store.changes, KEY_CACHE_SIZE)
+        )
 
     def _run(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self._store._execute(query, params)
@@ -103,7 +114,22 @@ class KeyTables:
     def key_and_store(
         self, account_id: str, region: str, key_id: str, now: float
     ) -> tuple[KeyRecord, StoreRecord | None] | None:
-        """A live key and its custom key store (None for an AWS_KMS key or a missing store)."""
+        """A live key and its custom key store (None for an AWS_KMS key or a missing store).
+
+        Every crypto request asks, so the answer is cached until any process changes the
+        database (store/changes.py); whether the key is still live is checked against `now`
+        on every call, cached or not."""
+        found = self._found.get(
+            (account_id, region, key_id),
+            lambda: self._read_key_and_store(account_id, region, key_id, now),
+        )
+        if found is None or not _live(found[0], now):
+            return None
+        return found
+
+    def _read_key_and_store(
+        self, account_id: str, region: str, key_id: str, now: float
+    ) -> tuple[KeyRecord, StoreRecord | None] | None:
         row = self._run(_SELECT_KEY_AND_STORE, (key_id, account_id, region, now)).fetchone()
         if row is None:
             return None

@@ -1,9 +1,9 @@
 """Deleting the server's data, for `cks serve --reset`.
 
-store layer. SQLite: the database file of a data dir (with its WAL files). PostgreSQL: the
-tables cks's migrations created, found from the migrations themselves (so a table another
-change appends is included) and dropped in one transaction; never the database, never a table
-cks did not create.
+store layer. SQLite: the database file of a data dir (with its WAL files and change token).
+PostgreSQL: the tables cks's migrations created, found from the migrations themselves (so a
+table another change appends is included) and dropped in one transaction; never the database,
+never a table cks did not create.
 """
 
 from __future__ import annotations
@@ -12,9 +12,15 @@ import re
 from pathlib import Path
 
 from kmscks.store.schema import MIGRATIONS
-from kmscks.store.sql import SQLITE_FILE, StoreUnavailable
+from kmscks.store.sql import CHANGES_SUFFIX, SQLITE_FILE, StoreUnavailable
 
-SQLITE_FILES = (SQLITE_FILE, f"{SQLITE_FILE}-wal", f"{SQLITE_FILE}-shm", f"{SQLITE_FILE}-journal")
+SQLITE_FILES = (
+    SQLITE_FILE,
+    f"{SQLITE_FILE}-wal",
+    f"{SQLITE_FILE}-shm",
+    f"{SQLITE_FILE}-journal",
+    f"{SQLITE_FILE}{CHANGES_SUFFIX}",
+)
 _CREATE_TABLE = re.compile(
     r"CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)", re.IGNORECASE
 )

@@ -17,6 +17,7 @@ from itertools import starmap
 from pathlib import Path
 from typing import Any
 
+from kmscks.store.changes import ChangeToken
 from kmscks.store.records import (
     COLUMNS,
     LISTING_COLUMNS,
@@ -31,6 +32,9 @@ _SELECT_LISTING = f"SELECT {', '.join(LISTING_COLUMNS)} FROM custom_key_stores"
 
 
 SQLITE_FILE = "cks.sqlite3"  # the embedded database, in the data dir
+CHANGES_SUFFIX = "-changes"  # beside it: the change token (store/changes.py)
+# What a write statement starts with (INSERT, UPDATE, DELETE, DROP, CREATE, ALTER) and COMMIT.
+_WRITE_STARTS = frozenset("IUDCA")
 
 
 class StoreUnavailable(Exception):
@@ -50,6 +54,9 @@ class SqlStore:
 
     dialect = "abstract"
     placeholder = "?"
+    # Rewritten after every committed write, for the processes' cached reads (store/changes.py);
+    # None where reads are not cached.
+    changes: ChangeToken | None = None
 
     def __init__(self) -> None:
         self._conn: Any = self._connect()
@@ -90,15 +97,21 @@ class SqlStore:
     def _execute(self, query: str, params: Sequence[Any] = ()) -> Any:
         try:
             if not self._reuse_cursor:
-                return self._conn.execute(self._sql(query), params)
-            if self._cursor_conn is not self._conn:
-                self._cursor = self._conn.cursor()
-                self._cursor_conn = self._conn
-            return self._cursor.execute(self._sql(query), params)
+                result = self._conn.execute(self._sql(query), params)
+            else:
+                if self._cursor_conn is not self._conn:
+                    self._cursor = self._conn.cursor()
+                    self._cursor_conn = self._conn
+                result = self._cursor.execute(self._sql(query), params)
         except Exception as error:
             if self._is_name_conflict(error):
                 raise NameConflict(str(error))
             raise self._unavailable(error)
+        if self.changes is not None and query.lstrip()[0] in _WRITE_STARTS:
+            # Outside a transaction the statement has committed; inside one this is early (and
+            # harmless: a reader only reads again), and the COMMIT announces it once more.
+            self.changes.changed()
+        return result
 
     def _unavailable(self, error: Exception) -> Exception:
         return StoreUnavailable(f"{type(error).__name__}: {error}")
@@ -135,6 +148,8 @@ class SqlStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self.changes is not None:
+            self.changes.close()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -377,15 +392,18 @@ class SqliteStore(SqlStore):
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path, durable: bool = True) -> None:
+    def __init__(self, path: Path, durable: bool = True, announce_changes: bool = True) -> None:
         self._path = path
         self._durable = durable
+        if announce_changes:
+            self.changes = ChangeToken(path.with_name(path.name + CHANGES_SUFFIX))
         super().__init__()
 
     def counters(self) -> SqlStore:
         """A second connection to the same file whose commits skip the disk flush (~150 us
-        each): its last changes may be lost in a power cut, never corrupted (WAL with NORMAL)."""
-        return SqliteStore(self._path, durable=False)
+        each): its last changes may be lost in a power cut, never corrupted (WAL with NORMAL).
+        Nothing cached depends on the counters, so their writes announce no change."""
+        return SqliteStore(self._path, durable=False, announce_changes=False)
 
     def _connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
