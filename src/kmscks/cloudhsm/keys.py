@@ -7,9 +7,10 @@ answers for each kind is the connector's business (connectors/cloudhsm_keys.py).
 import the api, service operations or connectors.
 
 The database is the source of truth on every call (one statement reads the cluster, its HSMs
-and the key), so a key deleted or a network blocked by another server process takes effect at
-once. Only the unsealed AES-GCM objects are cached, by key row: a row is never
-reused, and it is looked up before its cached object is used.
+and the key; on SQLite its answer is kept until any process writes, store/changes.py), so a key
+deleted or a network blocked by another server process takes effect at once. The unsealed
+AES-GCM objects are cached by key row: a row is never reused, and it is looked up before its
+cached object is used.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from kmscks.store.changes import ReadCache
 from kmscks.store.sql import SqlStore
 
 
@@ -129,11 +130,19 @@ def _columns(row_type: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(row_type))
 
 
+# A cluster's access columns, its HSMs as (zone, stored state, since), and a live key.
+Access = tuple[ClusterAccess | None, tuple[tuple[str, str, float], ...], LiveKey | None]
+ACCESS_CACHE_SIZE = 1024
+
+
 class ClusterTables:
     """Queries over the CloudHSM tables, on a store's connection."""
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
+        self._access: ReadCache[tuple[str, str, str, str | None], Access] = ReadCache(
+            store.changes, ACCESS_CACHE_SIZE
+        )
 
     def _insert(self, table: str, row: Any) -> None:
         columns = [name for name in _columns(type(row)) if name != "seq"]
@@ -204,11 +213,23 @@ class ClusterTables:
 
     def cluster_access(
         self, account_id: str, region: str, cluster_id: str, label: str | None = None
-    ) -> tuple[ClusterAccess | None, list[tuple[str, str, float]], LiveKey | None]:
+    ) -> Access:
         """What decides whether KMS can use a cluster and the key labelled `label` in it, in
         one statement (one round trip on PostgreSQL, on every cryptographic call): the
         cluster's access columns (None if there is no such cluster), (zone, stored state,
-        since) of each HSM row, and the live key with that label."""
+        since) of each HSM row, and the live key with that label. The rows are kept until
+        any process changes the database (SQLite, store/changes.py); the states that follow
+        from the time (a transition's end) are the caller's to work out from them."""
+        found = self._access.get(
+            (account_id, region, cluster_id, label),
+            lambda: self._read_access(account_id, region, cluster_id, label),
+        )
+        assert found is not None  # a missing cluster is an answer too
+        return found
+
+    def _read_access(
+        self, account_id: str, region: str, cluster_id: str, label: str | None
+    ) -> Access:
         rows = self._store._execute(
             "SELECT c.state, c.state_since, c.source_backup_id IS NOT NULL, c.network_ok,"
             " c.security_group_ok, c.kmsuser_hash IS NOT NULL, c.sessions_exhausted,"
@@ -221,7 +242,7 @@ class ClusterTables:
             (label, cluster_id, account_id, region),
         ).fetchall()
         if not rows:
-            return None, [], None
+            return None, (), None
         first = rows[0]
         access = ClusterAccess(
             str(first[0]),
@@ -232,7 +253,7 @@ class ClusterTables:
             bool(first[5]),
             bool(first[6]),
         )
-        hsms = [(str(r[7]), str(r[8]), float(r[9])) for r in rows if r[7] is not None]
+        hsms = tuple((str(r[7]), str(r[8]), float(r[9])) for r in rows if r[7] is not None)
         key = (
             LiveKey(int(first[10]), int(first[11]), str(first[12]))
             if first[10] is not None
