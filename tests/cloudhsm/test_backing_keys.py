@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -329,3 +330,29 @@ def test_restores_hold_the_keys_of_their_backup(open_db: OpenDb) -> None:
     rig.add_hsm(restored, "c")
     again = rig.restore(rig.backups(restored)[-1])
     assert [row.label for row in rig.cluster_keys.list_keys(again)] == [first, key_arn(3)]
+
+
+def test_the_cluster_read_is_kept_until_any_process_writes(open_db: OpenDb) -> None:
+    """What a crypto call reads of its cluster is kept between calls on SQLite (each rig here is
+    like another server process), and read again as soon as any of them changes the database;
+    PostgreSQL reads every time."""
+    master_key = new_master_key()
+    first, second = Rig(open_db(), master_key), Rig(open_db(), master_key)
+    cluster_id = first.build()
+    tables = first.control.tables
+    reads = 0
+    execute = tables._store._execute
+
+    def counted(query: str, params: Any = ()) -> Any:
+        nonlocal reads
+        reads += 1
+        return execute(query, params)
+
+    tables._store._execute = counted  # type: ignore[method-assign]
+    access = tables.cluster_access(ACCOUNT, REGION, cluster_id)[0]
+    assert access is not None and access.network_ok
+    assert tables.cluster_access(ACCOUNT, REGION, cluster_id)[0] == access
+    assert reads == (1 if tables._store.dialect == "sqlite" else 2)
+    second.admin_call("block_network", ClusterId=cluster_id)
+    blocked = tables.cluster_access(ACCOUNT, REGION, cluster_id)[0]
+    assert blocked is not None and not blocked.network_ok
