@@ -166,3 +166,36 @@ def test_a_cached_key_follows_every_change_made_elsewhere(open_another: Any) -> 
     assert state(NOW + 9) == "Disabled"
     assert state(NOW + 10) is None  # past its deletion date, with no write since
     assert reads == (before if store.dialect == "sqlite" else before + 2)
+
+
+def test_a_cached_alias_follows_every_change_made_elsewhere(open_another: Any) -> None:  # noqa: F811
+    """An alias (what a crypto request naming its key by alias reads) is kept like a key: until
+    any connection writes on SQLite, never on PostgreSQL; its key's deletion date is checked
+    on every call."""
+    store, other = open_another(), open_another()
+    first, second = key(), key()
+    tables, elsewhere = inserted(store, first, second), KeyTables(other)
+    with store.mutation("us-east-1"):
+        tables.insert_alias(AliasRecord("000000000000", "us-east-1", "alias/k", first.id, NOW, NOW))
+    reads = 0
+    run = elsewhere._run
+
+    def counted(query: str, params: Any = ()) -> Any:
+        nonlocal reads
+        reads += 1
+        return run(query, params)
+
+    elsewhere._run = counted  # type: ignore[method-assign]
+
+    def target(at: float = NOW) -> str | None:
+        found = elsewhere.alias("000000000000", "us-east-1", "alias/k", at)
+        return None if found is None else found.key_id
+
+    assert target() == target() == first.id
+    assert reads == (1 if store.dialect == "sqlite" else 2)
+    alias = tables.alias("000000000000", "us-east-1", "alias/k", NOW)
+    assert alias is not None and tables.retarget_alias(alias.seq or 0, second.id, NOW)
+    assert target() == second.id
+    assert tables.schedule_deletion(second.seq or 0, NOW + 10)
+    assert target(NOW + 9) == second.id
+    assert target(NOW + 10) is None  # its key is past its deletion date, with no write since

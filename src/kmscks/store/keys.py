@@ -64,7 +64,8 @@ _KEY_WRITABLE = tuple(name for name in KEY_COLUMNS if name != "seq")
 _ALIAS_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AliasRecord))
 _ALIAS_WRITABLE = tuple(name for name in _ALIAS_COLUMNS if name != "seq")
 _SELECT_KEY = f"SELECT {', '.join(KEY_COLUMNS)} FROM kms_keys"
-_SELECT_ALIAS = f"SELECT {', '.join('a.' + c for c in _ALIAS_COLUMNS)} FROM kms_aliases a"
+_ALIAS_FIELDS = ", ".join("a." + c for c in _ALIAS_COLUMNS)
+_SELECT_ALIAS = f"SELECT {_ALIAS_FIELDS} FROM kms_aliases a"
 # A key whose deletion date has passed is gone, even before the deletion job removes its row.
 _LIVE = "(deletion_date IS NULL OR deletion_date > ?)"
 # A key and the custom key store it lives in (NULLs for an AWS_KMS key), read in one statement:
@@ -93,6 +94,9 @@ class KeyTables:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._found: ReadCache[tuple[str, str, str], tuple[KeyRecord, StoreRecord | None]] = (
+            ReadCache(store.changes, KEY_CACHE_SIZE)
+        )
+        self._alias_found: ReadCache[tuple[str, str, str], tuple[AliasRecord, float | None]] = (
             ReadCache(store.changes, KEY_CACHE_SIZE)
         )
 
@@ -248,11 +252,28 @@ class KeyTables:
     # -- aliases -------------------------------------------------------------------------------
 
     def alias(self, account_id: str, region: str, name: str, now: float) -> AliasRecord | None:
-        """An alias whose key still exists (aliases of a key past its deletion date are gone)."""
-        found = self._aliases(
-            "a.account_id = ? AND a.region = ? AND a.name = ?", (account_id, region, name), now
+        """An alias whose key still exists (aliases of a key past its deletion date are gone).
+
+        Cached like `key_and_store` (a crypto request naming its key by alias asks), with the
+        key's deletion date, checked against `now` on every call."""
+        found = self._alias_found.get(
+            (account_id, region, name), lambda: self._read_alias(account_id, region, name, now)
         )
-        return found[0] if found else None
+        if found is None or (found[1] is not None and found[1] <= now):
+            return None
+        return found[0]
+
+    def _read_alias(
+        self, account_id: str, region: str, name: str, now: float
+    ) -> tuple[AliasRecord, float | None] | None:
+        row = self._run(
+            f"SELECT {_ALIAS_FIELDS}, k.deletion_date FROM kms_aliases a"
+            " JOIN kms_keys k ON k.id = a.key_id"
+            " WHERE a.account_id = ? AND a.region = ? AND a.name = ?"
+            " AND (k.deletion_date IS NULL OR k.deletion_date > ?)",
+            (account_id, region, name, now),
+        ).fetchone()
+        return None if row is None else (AliasRecord(*row[:-1]), row[-1])
 
     def _aliases(
         self, where: str, params: Sequence[Any], now: float, limit: int = 1000
