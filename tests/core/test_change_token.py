@@ -23,7 +23,7 @@ def test_every_mapping_of_the_file_sees_a_change(tmp_path: Path) -> None:
 def test_entries_last_until_a_change_or_their_age(tmp_path: Path) -> None:
     token = ChangeToken(tmp_path / "token")
     now = [0.0]
-    cache: ReadCache[str, int] = ReadCache(token, size=2, clock=lambda: now[0])
+    cache: ReadCache[str, int] = ReadCache(lambda: token, size=2, clock=lambda: now[0])
     loads: list[str] = []
 
     def load(key: str) -> int:
@@ -44,7 +44,7 @@ def test_entries_last_until_a_change_or_their_age(tmp_path: Path) -> None:
 
 
 def test_without_a_token_every_get_reads() -> None:
-    cache: ReadCache[str, int] = ReadCache(None, size=10)
+    cache: ReadCache[str, int] = ReadCache(lambda: None, size=10)
     values = iter(range(10))
     assert [cache.get("a", lambda: next(values)) for _ in range(3)] == [0, 1, 2]
 

@@ -199,3 +199,16 @@ def test_a_cached_alias_follows_every_change_made_elsewhere(open_another: Any) -
     assert tables.schedule_deletion(second.seq or 0, NOW + 10)
     assert target(NOW + 9) == second.id
     assert target(NOW + 10) is None  # its key is past its deletion date, with no write since
+
+
+def test_a_read_inside_a_transaction_is_not_kept(open_another: Any) -> None:  # noqa: F811
+    """A transaction reads its own uncommitted writes, and its rule checks must see every
+    commit before it: such reads go to the database and are not cached, so a rolled-back
+    insert leaves nothing behind."""
+    store = open_another()
+    tables, record = KeyTables(store), key()
+    with pytest.raises(RuntimeError), store.mutation("us-east-1"):
+        tables.insert_key(record)
+        assert tables.key_and_store("000000000000", "us-east-1", record.id, NOW) is not None
+        raise RuntimeError("rolled back")
+    assert tables.key_and_store("000000000000", "us-east-1", record.id, NOW) is None

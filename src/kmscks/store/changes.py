@@ -12,6 +12,9 @@ Why: the crypto operations read a key and its store on every request, and under 
 SQLite read (a read lock taken with system calls, and the GIL handed to the HTTP threads
 while SQLite runs) costs more than the rest of an AWS_KMS Encrypt (docs/benchmarks.md).
 
+Reads inside a transaction bypass the cache: they may see the transaction's own uncommitted
+writes, and a rule checked under the write lock must see every commit before it.
+
 A token is random rather than a counter, so two processes rewriting it at once (no atomic
 increment across processes) still leave a value nobody cached. An entry also expires after
 `MAX_AGE_SECONDS`, which bounds what a process that died between its commit and its rewrite
@@ -59,13 +62,15 @@ class ChangeToken:
 
 
 class ReadCache(Generic[K, V]):
-    """Reads kept while the database's change token stays the same (at most `size` of them);
-    with no token (PostgreSQL) every `get` reads. A value that `load` finds missing (None) is
-    not kept. Cached values are shared: callers must not change them."""
+    """Reads kept while the database's change token stays the same (at most `size` of them).
+
+    `token()` gives the token to check against, or None when this read must go to the
+    database and not be kept (PostgreSQL; inside a transaction). A value that `load` finds
+    missing (None) is not kept. Cached values are shared: callers must not change them."""
 
     def __init__(
         self,
-        token: ChangeToken | None,
+        token: Callable[[], ChangeToken | None],
         size: int,
         max_age: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -77,7 +82,7 @@ class ReadCache(Generic[K, V]):
         self._entries: dict[K, tuple[V, bytes, float]] = {}
 
     def get(self, key: K, load: Callable[[], V | None]) -> V | None:
-        token = self._token
+        token = self._token()
         if token is None:
             return load()
         seen = token.current()  # before the read: a change during it makes the entry old

@@ -141,7 +141,7 @@ class ClusterTables:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._access: ReadCache[tuple[str, str, str, str | None], Access] = ReadCache(
-            store.changes, ACCESS_CACHE_SIZE
+            store.cache_token, ACCESS_CACHE_SIZE
         )
 
     def _insert(self, table: str, row: Any) -> None:

@@ -94,10 +94,10 @@ class KeyTables:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._found: ReadCache[tuple[str, str, str], tuple[KeyRecord, StoreRecord | None]] = (
-            ReadCache(store.changes, KEY_CACHE_SIZE)
+            ReadCache(store.cache_token, KEY_CACHE_SIZE)
         )
         self._alias_found: ReadCache[tuple[str, str, str], tuple[AliasRecord, float | None]] = (
-            ReadCache(store.changes, KEY_CACHE_SIZE)
+            ReadCache(store.cache_token, KEY_CACHE_SIZE)
         )
 
     def _run(self, query: str, params: Sequence[Any] = ()) -> Any:

@@ -59,6 +59,7 @@ class SqlStore:
     changes: ChangeToken | None = None
 
     def __init__(self) -> None:
+        self._in_transaction = False
         self._conn: Any = self._connect()
         self._cursor: Any = None
         self._cursor_conn: Any = None
@@ -112,6 +113,12 @@ class SqlStore:
             # harmless: a reader only reads again), and the COMMIT announces it once more.
             self.changes.changed()
         return result
+
+    def cache_token(self) -> ChangeToken | None:
+        """What a cached read is checked against (store/changes.py), or None when the read must
+        go to the database: no token, or inside a transaction, whose reads may see its own
+        uncommitted writes and must see every commit before it (the rule checks)."""
+        return None if self._in_transaction else self.changes
 
     def _unavailable(self, error: Exception) -> Exception:
         return StoreUnavailable(f"{type(error).__name__}: {error}")
@@ -419,11 +426,14 @@ class SqliteStore(SqlStore):
     def _transaction(self, lock_key: str | None) -> Iterator[None]:
         # IMMEDIATE takes the write lock at once: writers (every process) are serialized.
         self._execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self._execute("COMMIT")
 
     def _is_name_conflict(self, error: Exception) -> bool:
