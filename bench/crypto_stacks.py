@@ -13,7 +13,9 @@ key), alternating in each round, and the proxy called directly is measured in ea
     .venv/bin/python bench/crypto_stacks.py [--rounds 3] [--seconds 5]
 
 `--baseline DIR --stacks granian,baseline` compares this checkout's `cks serve` with another
-checkout's (DIR/src, e.g. a `git worktree` of an earlier commit) instead, the same way.
+checkout's (DIR/src, e.g. a `git worktree` of an earlier commit) instead, the same way;
+`--workers N` runs both with N workers, and `--cloudhsm` adds CloudHSM Encrypt (64
+connections) to the rows.
 
 uvicorn and httptools are the `bench` extra (pip install -e '.[bench]').
 """
@@ -70,10 +72,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--stacks", default="granian,uvicorn", help=f"some of {','.join(STACKS)}")
     parser.add_argument("--baseline", type=Path, help="the checkout the baseline stack runs")
+    parser.add_argument("--workers", type=int, default=1, help="cks serve's (not uvicorn's)")
+    parser.add_argument("--cloudhsm", action="store_true", help="also CloudHSM Encrypt")
     args = parser.parse_args()
     stacks = args.stacks.split(",")
     if not set(stacks) <= set(STACKS) or ("baseline" in stacks) != (args.baseline is not None):
         parser.error(f"--stacks takes {', '.join(STACKS)}; baseline goes with --baseline DIR")
+    if args.workers != 1 and "uvicorn" in stacks:
+        parser.error("the uvicorn stack runs one worker")
     with tempfile.TemporaryDirectory() as temp, crypto_bench.keyed_setup(Path(temp)) as setup:
         folder, proxy, config, keys = Path(temp), setup.proxy, setup.config, setup.keys
         rows: dict[str, list[float]] = {}
@@ -91,9 +97,11 @@ def main() -> None:
             for stack in order:
                 name = f"{stack}-{round_number}"
                 if stack == "granian":
-                    service = cks_service(name, folder, config=config)
+                    service = cks_service(name, folder, workers=args.workers, config=config)
                 elif stack == "baseline":
-                    service = cks_service(name, folder, config=config, source=args.baseline)
+                    service = cks_service(
+                        name, folder, workers=args.workers, config=config, source=args.baseline
+                    )
                 else:
                     service = _uvicorn_service(name, folder, setup.config_path)
                 with running(service, "/_cks/health") as started:
@@ -119,6 +127,20 @@ def main() -> None:
                         args,
                         connections=64,
                     )
+                    if args.cloudhsm:
+                        cloudhsm = _load(
+                            f"cloudhsm encrypt, {stack}",
+                            started,
+                            crypto_bench.kms_script(
+                                folder,
+                                started,
+                                "Encrypt",
+                                crypto_bench.encrypt_params(keys["cloudhsm"]),
+                            ),
+                            args,
+                            connections=64,
+                        )
+                        rows.setdefault(f"cloudhsm encrypt, {stack}", []).append(cloudhsm.rps)
                 rows.setdefault(f"xks encrypt, {stack}", []).append(xks.rps)
                 rows.setdefault(f"xks ratio to the proxy, {stack}", []).append(xks.rps / direct.rps)
                 rows.setdefault(f"aws_kms encrypt, {stack}", []).append(aws_kms.rps)
