@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -17,6 +16,7 @@ from kmscks.cloudhsm.keys import format_handle
 from kmscks.errors import ServiceError
 from kmscks.store.sql import SqliteStore, SqlStore
 from tests.cloudhsm.rig import ACCOUNT, REGION, Rig, key_arn, new_master_key
+from tests.helpers.counting import count_calls
 
 OpenDb = Callable[[], SqlStore]
 COMMUNICATE = "KMS cannot communicate with your CloudHSM cluster"
@@ -340,19 +340,11 @@ def test_the_cluster_read_is_kept_until_any_process_writes(open_db: OpenDb) -> N
     first, second = Rig(open_db(), master_key), Rig(open_db(), master_key)
     cluster_id = first.build()
     tables = first.control.tables
-    reads = 0
-    execute = tables._store._execute
-
-    def counted(query: str, params: Any = ()) -> Any:
-        nonlocal reads
-        reads += 1
-        return execute(query, params)
-
-    tables._store._execute = counted  # type: ignore[method-assign]
+    reads = count_calls(tables._store, "_execute")
     access = tables.cluster_access(ACCOUNT, REGION, cluster_id)[0]
     assert access is not None and access.network_ok
     assert tables.cluster_access(ACCOUNT, REGION, cluster_id)[0] == access
-    assert reads == (1 if tables._store.dialect == "sqlite" else 2)
+    assert reads() == (1 if tables._store.dialect == "sqlite" else 2)
     second.admin_call("block_network", ClusterId=cluster_id)
     blocked = tables.cluster_access(ACCOUNT, REGION, cluster_id)[0]
     assert blocked is not None and not blocked.network_ok

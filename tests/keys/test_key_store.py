@@ -12,6 +12,7 @@ import pytest
 from kmscks.store.keys import AliasRecord, KeyRecord, KeyTables
 from kmscks.store.sql import NameConflict
 from tests.core.test_store import open_another  # noqa: F401 - the parametrized fixture
+from tests.helpers.counting import count_calls
 
 NOW = 1_800_000_000.0
 
@@ -141,15 +142,7 @@ def test_a_cached_key_follows_every_change_made_elsewhere(open_another: Any) -> 
     store, other = open_another(), open_another()
     record = key()
     tables, elsewhere = inserted(store, record), KeyTables(other)
-    reads = 0
-    run = elsewhere._run
-
-    def counted(query: str, params: Any = ()) -> Any:
-        nonlocal reads
-        reads += 1
-        return run(query, params)
-
-    elsewhere._run = counted  # type: ignore[method-assign]
+    reads = count_calls(elsewhere, "_run")
 
     def state(at: float = NOW) -> str | None:
         found = elsewhere.key_and_store("000000000000", "us-east-1", record.id, at)
@@ -157,15 +150,15 @@ def test_a_cached_key_follows_every_change_made_elsewhere(open_another: Any) -> 
 
     assert state() == "Enabled"
     assert state() == "Enabled"
-    assert reads == (1 if store.dialect == "sqlite" else 2)
+    assert reads() == (1 if store.dialect == "sqlite" else 2)
     assert tables.set_requested_state(record.seq or 0, "Disabled")
     assert state() == "Disabled"
     assert tables.schedule_deletion(record.seq or 0, NOW + 10)
     assert state(NOW + 9) == "Disabled"
-    before = reads
+    before = reads()
     assert state(NOW + 9) == "Disabled"
     assert state(NOW + 10) is None  # past its deletion date, with no write since
-    assert reads == (before if store.dialect == "sqlite" else before + 2)
+    assert reads() == (before if store.dialect == "sqlite" else before + 2)
 
 
 def test_a_cached_alias_follows_every_change_made_elsewhere(open_another: Any) -> None:  # noqa: F811
@@ -177,22 +170,14 @@ def test_a_cached_alias_follows_every_change_made_elsewhere(open_another: Any) -
     tables, elsewhere = inserted(store, first, second), KeyTables(other)
     with store.mutation("us-east-1"):
         tables.insert_alias(AliasRecord("000000000000", "us-east-1", "alias/k", first.id, NOW, NOW))
-    reads = 0
-    run = elsewhere._run
-
-    def counted(query: str, params: Any = ()) -> Any:
-        nonlocal reads
-        reads += 1
-        return run(query, params)
-
-    elsewhere._run = counted  # type: ignore[method-assign]
+    reads = count_calls(elsewhere, "_run")
 
     def target(at: float = NOW) -> str | None:
         found = elsewhere.alias("000000000000", "us-east-1", "alias/k", at)
         return None if found is None else found.key_id
 
     assert target() == target() == first.id
-    assert reads == (1 if store.dialect == "sqlite" else 2)
+    assert reads() == (1 if store.dialect == "sqlite" else 2)
     alias = tables.alias("000000000000", "us-east-1", "alias/k", NOW)
     assert alias is not None and tables.retarget_alias(alias.seq or 0, second.id, NOW)
     assert target() == second.id

@@ -62,6 +62,25 @@ backend = "pkcs11"
 """
 
 
+def _certificates(proxy_dir: Path, with_client: bool) -> Path:
+    """A CA, the proxy's certificate for HOST and (with_client) a client certificate for cks,
+    written into `proxy_dir`."""
+    proxy_dir.mkdir()
+    ca = certs.new_ca("e2e CA")
+    server_cert = certs.issue(ca, HOST, dns_names=(HOST,))
+    files = {
+        "ca.pem": ca.cert_pem(),
+        "server.pem": server_cert.cert_pem(),
+        "server-key.pem": server_cert.key_pem(),
+    }
+    if with_client:
+        client_cert = certs.issue(ca, "cks.kms.us-east-1.amazonaws.com", client=True)
+        files |= {"client.pem": client_cert.cert_pem(), "client-key.pem": client_cert.key_pem()}
+    for name, data in files.items():
+        (proxy_dir / name).write_bytes(data)
+    return proxy_dir
+
+
 def _state(kms: Any, store_id: str) -> tuple[str, str | None]:
     [store] = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
     return store["ConnectionState"], store.get("ConnectionErrorCode")
@@ -89,21 +108,7 @@ def _disconnect(kms: Any, store_id: str) -> None:
 
 def test_external_key_store_through_the_bundled_proxy(tmp_path: Path) -> None:
     token = make_token(tmp_path / "hsm", label="e2e")
-    proxy_dir = tmp_path / "proxy"
-    proxy_dir.mkdir()
-    ca = certs.new_ca("e2e CA")
-    server_cert = certs.issue(ca, HOST, dns_names=(HOST,))
-    client_cert = certs.issue(ca, "cks.kms.us-east-1.amazonaws.com", client=True)
-    files = {
-        "ca.pem": ca.cert_pem(),
-        "server.pem": server_cert.cert_pem(),
-        "server-key.pem": server_cert.key_pem(),
-        "client.pem": client_cert.cert_pem(),
-        "client-key.pem": client_cert.key_pem(),
-    }
-    for name, data in files.items():
-        (proxy_dir / name).write_bytes(data)
-
+    proxy_dir = _certificates(tmp_path / "proxy", with_client=True)
     proxy = start_proxy(proxy_dir, _proxy_config([(AKID, SECRET)], "e2e"), env=token.env)
     server = None
     try:
@@ -163,16 +168,7 @@ def test_a_proxy_that_refuses_the_client_certificate_is_a_tls_failure(tmp_path: 
     """cks without the client certificate the proxy's mTLS asks for: the proxy aborts the
     handshake with a TLS alert, so the proxy check of CreateCustomKeyStore fails as KMS does on
     a bad TLS set-up, not as if nothing answered."""
-    proxy_dir = tmp_path / "proxy"
-    proxy_dir.mkdir()
-    ca = certs.new_ca("e2e CA")
-    server_cert = certs.issue(ca, HOST, dns_names=(HOST,))
-    for name, data in {
-        "ca.pem": ca.cert_pem(),
-        "server.pem": server_cert.cert_pem(),
-        "server-key.pem": server_cert.key_pem(),
-    }.items():
-        (proxy_dir / name).write_bytes(data)
+    proxy_dir = _certificates(tmp_path / "proxy", with_client=False)
     config = f"""
 [server]
 tls_cert = "server.pem"
