@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from kmscks.xksproxy import certs
 from tests.helpers.clients import kms_client
-from tests.helpers.server import start_cks_server
+from tests.helpers.server import ServerProcess, start_cks_server
 from tests.xksproxy.xks_helpers import (
     AKID,
     AKID2,
@@ -81,6 +81,22 @@ def _certificates(proxy_dir: Path, with_client: bool) -> Path:
     return proxy_dir
 
 
+def _cks_for(data: Path, proxy_port: int, proxy_dir: Path, with_client: bool) -> ServerProcess:
+    """`cks serve` reaching HOST at the proxy's port, trusting its CA, and (with_client)
+    presenting the client certificate."""
+    client = (
+        f'client_cert = "{proxy_dir / "client.pem"}"\n'
+        f'client_key = "{proxy_dir / "client-key.pem"}"\n'
+        if with_client
+        else ""
+    )
+    config = (
+        f'[xks]\nresolve = {{ "{HOST}" = "127.0.0.1:{proxy_port}" }}\n'
+        f'ca_bundle = "{proxy_dir / "ca.pem"}"\n{client}timeout_ms = 2000\n'
+    )
+    return start_cks_server(data, config)
+
+
 def _state(kms: Any, store_id: str) -> tuple[str, str | None]:
     [store] = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
     return store["ConnectionState"], store.get("ConnectionErrorCode")
@@ -112,17 +128,7 @@ def test_external_key_store_through_the_bundled_proxy(tmp_path: Path) -> None:
     proxy = start_proxy(proxy_dir, _proxy_config([(AKID, SECRET)], "e2e"), env=token.env)
     server = None
     try:
-        server = start_cks_server(
-            tmp_path / "cks",
-            f"""
-[xks]
-resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
-ca_bundle = "{proxy_dir / "ca.pem"}"
-client_cert = "{proxy_dir / "client.pem"}"
-client_key = "{proxy_dir / "client-key.pem"}"
-timeout_ms = 2000
-""",
-        )
+        server = _cks_for(tmp_path / "cks", proxy.port, proxy_dir, with_client=True)
         kms = kms_client(server.url, "us-east-1")
         store_id = kms.create_custom_key_store(
             CustomKeyStoreName="e2e",
@@ -182,14 +188,7 @@ credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]
     proxy = start_proxy(proxy_dir, config)
     server = None
     try:
-        server = start_cks_server(
-            tmp_path / "cks",
-            f"""
-[xks]
-resolve = {{ "{HOST}" = "127.0.0.1:{proxy.port}" }}
-ca_bundle = "{proxy_dir / "ca.pem"}"
-""",
-        )
+        server = _cks_for(tmp_path / "cks", proxy.port, proxy_dir, with_client=False)
         kms = kms_client(server.url, "us-east-1")
         with pytest.raises(ClientError) as raised:
             kms.create_custom_key_store(
