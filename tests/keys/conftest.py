@@ -132,7 +132,7 @@ class KeyedProxy:
         self.server.server_close()
 
 
-def server_config(proxy: KeyedProxy, keys: str = "") -> str:
+def server_config(proxy: KeyedProxy, keys: str = "", xks: str = "") -> str:
     return f"""
 [server]
 transition_delay_ms = 30
@@ -146,6 +146,7 @@ transition_ms = 40
 [xks]
 resolve = {{ "{XKS_HOST}" = "{proxy.address}" }}
 allow_http = ["{XKS_HOST}"]
+{xks}
 
 [keys]
 {keys}

@@ -551,7 +551,13 @@ def state_server(
         request.getfixturevalue("fresh_postgres") if request.param == "postgres" else None
     )
     server = start_cks_server(
-        tmp_path, server_config(keyed_proxy), database_url=database_url, workers=WORKERS
+        tmp_path,
+        # Campaigns run beside other work: a health answer slowed past KMS's 250 ms would end
+        # a Connect FAILED, which the model does not foresee. The kill switch does not need a
+        # timeout: the proxy that is down closes every connection unanswered.
+        server_config(keyed_proxy, xks="timeout_ms = 3000"),
+        database_url=database_url,
+        workers=WORKERS,
     )
     yield server
     server.stop()
