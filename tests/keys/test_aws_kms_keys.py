@@ -70,6 +70,24 @@ def test_unknown_and_malformed_key_ids(kms: Any, region: str) -> None:
     )
 
 
+def test_a_well_formed_multi_region_key_id_does_not_exist(kms: Any, region: str) -> None:
+    # KMS answers a well-formed multi-Region key id or ARN that names no key as missing, not
+    # as malformed; cks makes no multi-Region keys, so none exists. A malformed one stays
+    # "Invalid keyId".
+    mrk = "mrk-d3b95762d3b95762d3b95762d3b95762"
+    arn = f"arn:aws:kms:{region}:000000000000:key/{mrk}"
+    for key_id in (mrk, arn):
+        with pytest.raises(ClientError) as raised:
+            kms.describe_key(KeyId=key_id)
+        assert error(raised) == ("NotFoundException", f"Key '{arn}' does not exist")
+    with pytest.raises(ClientError) as raised:
+        kms.encrypt(KeyId=mrk, Plaintext=b"x")
+    assert error(raised) == ("NotFoundException", f"Key '{arn}' does not exist")
+    with pytest.raises(ClientError) as raised:
+        kms.describe_key(KeyId="mrk-fake-key-id")
+    assert error(raised) == ("NotFoundException", "Invalid keyId mrk-fake-key-id")
+
+
 def test_a_key_of_another_account_or_region_does_not_exist(
     kms: Any, server: ServerProcess, region: str
 ) -> None:

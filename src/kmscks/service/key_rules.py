@@ -31,6 +31,9 @@ SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 
 KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A multi-Region key's id. cks makes none, so a well-formed one names a key that does not
+# exist (KMS's answer), not a malformed identifier.
+MRK_KEY_ID = re.compile(r"mrk-[0-9a-f]{32}")
 
 
 def key_state(key: KeyRecord, store: StoreRecord | None) -> str:

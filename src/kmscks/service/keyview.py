@@ -25,6 +25,7 @@ from kmscks.errors import ServiceError
 from kmscks.markers import BadMarker, MarkerCodec
 from kmscks.service.key_rules import (
     KEY_ID,
+    MRK_KEY_ID,
     alias_not_found,
     invalid_key_id,
     key_not_found,
@@ -153,10 +154,14 @@ class KeyResolver:
     def _key_id_of(self, caller: Caller, value: str, aliases: bool) -> str:
         if KEY_ID.fullmatch(value):
             return value
+        if MRK_KEY_ID.fullmatch(value):
+            raise key_not_found(self._arn(caller, value))
         if value.startswith("arn:"):
             parts = value.split(":", 5)
             if len(parts) == 6 and parts[1] == "aws" and parts[2] == "kms":
                 region, account, resource = parts[3], parts[4], parts[5]
+                if resource.startswith("key/") and MRK_KEY_ID.fullmatch(resource[4:]):
+                    raise key_not_found(value)
                 if resource.startswith("key/") and KEY_ID.fullmatch(resource[4:]):
                     if (account, region) != (caller.account_id, caller.region):
                         # Another Region or an account we do not serve (contract §5.1).
