@@ -35,10 +35,9 @@ def test_alias_rules(kms: Any, region: str) -> None:
         "AlreadyExistsException",
         f"An alias with the name arn:aws:kms:{region}:000000000000:alias/taken already exists",
     )
-    for bad in ("noprefix", "alias/aws/reserved"):
-        with pytest.raises(ClientError) as raised:
-            kms.create_alias(AliasName=bad, TargetKeyId=first["KeyId"])
-        assert error(raised)[0] == "InvalidAliasNameException"
+    with pytest.raises(ClientError) as raised:
+        kms.create_alias(AliasName="alias/aws/reserved", TargetKeyId=first["KeyId"])
+    assert error(raised)[0] == "InvalidAliasNameException"
     kms.update_alias(AliasName="alias/taken", TargetKeyId=second["KeyId"])
     [entry] = kms.list_aliases(KeyId=second["KeyId"])["Aliases"]
     assert entry["AliasName"] == "alias/taken"
@@ -53,6 +52,28 @@ def test_alias_rules(kms: Any, region: str) -> None:
     with pytest.raises(ClientError) as raised:
         kms.update_alias(AliasName="alias/taken", TargetKeyId=first["KeyId"])
     assert error(raised)[0] == "NotFoundException"
+
+
+def test_an_alias_name_without_its_prefix_is_a_validation_error(kms: Any) -> None:
+    # KMS: a ValidationException whose message names the prefix, checked before the target
+    # key is looked for (an unknown target does not change the answer).
+    key = kms.create_key()["KeyMetadata"]
+    missing = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    expected = (
+        "ValidationException",
+        'Alias must start with the prefix "alias/". Please see'
+        " https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+    )
+    for target in (key["KeyId"], missing):
+        with pytest.raises(ClientError) as raised:
+            kms.create_alias(AliasName="noprefix", TargetKeyId=target)
+        assert error(raised) == expected
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    kms.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
+    with pytest.raises(ClientError) as raised:
+        kms.update_alias(AliasName="app", TargetKeyId=key["KeyId"])
+    assert error(raised) == expected
+    assert kms.list_aliases()["Aliases"][0]["AliasName"] == "alias/app"
 
 
 def test_aliases_and_pending_deletion(kms: Any) -> None:

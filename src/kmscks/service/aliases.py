@@ -24,8 +24,18 @@ DEFAULT_ALIAS_PAGE = 50
 MAX_ALIAS_PAGE = 100  # the documented range of ListAliases' Limit is 1..100
 
 
+# KMS's answer to an alias name without the prefix: a ValidationException, with no value.
+MISSING_ALIAS_PREFIX = (
+    'Alias must start with the prefix "alias/". Please see'
+    " https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+)
+
+
 def check_alias_name(name: str) -> None:
-    if not name.startswith("alias/") or name == "alias/":
+    """An alias name CreateAlias and UpdateAlias take: `alias/<name>`, not `alias/aws/...`."""
+    if not name.startswith("alias/"):
+        raise ServiceError("ValidationException", MISSING_ALIAS_PREFIX)
+    if name == "alias/":
         raise ServiceError(
             "InvalidAliasNameException", f"Alias name {name} must begin with alias/ and a name."
         )
