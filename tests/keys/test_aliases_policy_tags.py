@@ -184,6 +184,33 @@ def test_tags_and_description(kms: Any) -> None:
     assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
 
 
+def test_tag_errors_are_kms_s(kms: Any) -> None:
+    # KMS's TagException messages name no tag; the aws: prefix is reserved in any case, and
+    # CreateKey with more than 50 tags is a TagException too. Nothing is created or changed.
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    reserved = ("TagException", "Tags beginning with aws: are reserved")
+    for tag_key in ("aws:key1", "AWS:key1"):
+        with pytest.raises(ClientError) as raised:
+            kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": tag_key, "TagValue": "v"}])
+        assert error(raised) == reserved
+        with pytest.raises(ClientError) as raised:
+            kms.create_key(Tags=[{"TagKey": tag_key, "TagValue": "v"}])
+        assert error(raised) == reserved
+    duplicate = [{"TagKey": "tag1", "TagValue": "a"}, {"TagKey": "tag1", "TagValue": "b"}]
+    with pytest.raises(ClientError) as raised:
+        kms.tag_resource(KeyId=key_id, Tags=duplicate)
+    assert error(raised) == ("TagException", "Duplicate tag keys")
+    with pytest.raises(ClientError) as raised:
+        kms.create_key(Tags=duplicate)
+    assert error(raised) == ("TagException", "Duplicate tag keys")
+    too_many = [{"TagKey": f"key{i}", "TagValue": f"value{i}"} for i in range(51)]
+    with pytest.raises(ClientError) as raised:
+        kms.create_key(Tags=too_many)
+    assert error(raised) == ("TagException", "Too many tags")
+    assert kms.list_resource_tags(KeyId=key_id)["Tags"] == []
+    assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [key_id]
+
+
 def test_rotation_import_and_key_pairs_on_aws_kms_keys(kms: Any) -> None:
     key = kms.create_key()["KeyMetadata"]
     status = kms.get_key_rotation_status(KeyId=key["KeyId"])

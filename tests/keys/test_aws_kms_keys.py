@@ -229,5 +229,5 @@ def test_malformed_policy_and_reserved_tags_are_refused(kms: Any) -> None:
     assert error(raised)[0] == "MalformedPolicyDocumentException"
     with pytest.raises(ClientError) as raised:
         kms.create_key(Tags=[{"TagKey": "aws:owner", "TagValue": "x"}])
-    assert error(raised)[0] == "TagException"
+    assert error(raised) == ("TagException", "Tags beginning with aws: are reserved")
     assert kms.list_keys()["Keys"] == []

@@ -100,11 +100,7 @@ class CreateKeyOperation(KeyResolver):
             key_rules.check_policy(params["Policy"])
         tags = key_rules.check_tags(params.get("Tags", []))
         if len(tags) > MAX_TAGS_PER_KEY:
-            raise ServiceError(
-                "LimitExceededException",
-                f"The request was rejected because a KMS key can have at most {MAX_TAGS_PER_KEY}"
-                " tags.",
-            )
+            raise ServiceError("TagException", "Too many tags")  # KMS's answer to CreateKey
         store = None
         if origin in CUSTOM_ORIGINS:
             store = self._custom_store(caller, origin, params["CustomKeyStoreId"])

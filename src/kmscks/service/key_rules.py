@@ -131,17 +131,18 @@ def check_policy(policy: str) -> None:
 
 
 def check_tags(tags: list[dict[str, str]]) -> list[tuple[str, str]]:
-    """TagResource/CreateKey tags: no reserved `aws:` prefix, each key once."""
+    """TagResource/CreateKey tags: no reserved `aws:` prefix (any case), each key once.
+
+    The messages are KMS's, which name no tag.
+    """
     pairs: list[tuple[str, str]] = []
     seen: set[str] = set()
     for tag in tags:
         tag_key, tag_value = tag["TagKey"], tag["TagValue"]
         if tag_key.lower().startswith("aws:"):
-            raise ServiceError(
-                "TagException", f"Tag key {tag_key!r} uses the reserved prefix aws:."
-            )
+            raise ServiceError("TagException", "Tags beginning with aws: are reserved")
         if tag_key in seen:
-            raise ServiceError("TagException", f"Duplicate tag key {tag_key!r}.")
+            raise ServiceError("TagException", "Duplicate tag keys")
         seen.add(tag_key)
         pairs.append((tag_key, tag_value))
     return pairs
