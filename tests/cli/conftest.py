@@ -117,8 +117,9 @@ def run_cks(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Re
     return run([*CKS, *args], env, cwd)
 
 
-# The program's name, not the partition in an ARN (`arn:aws:kms:...`) a service message quotes.
-_PROGRAM = re.compile(rb"(?<!:)\baws\b")
+# The program's name, not the partition in an ARN (`arn:aws:kms:...`) or the AWS web address
+# (`docs.aws.amazon.com`) a service message quotes.
+_PROGRAM = re.compile(rb"(?<!:)\baws\b(?!\.amazon\.com)")
 
 
 # 2.33 changed this hint from "aws configure" to "aws login" (aws-cli-behaviour.md §8);
