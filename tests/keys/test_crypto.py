@@ -4,6 +4,7 @@ against a live server: AWS_KMS keys and CloudHSM keys (external keys: test_kill_
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -144,6 +145,29 @@ def test_re_encrypt_moves_a_ciphertext_to_another_key(kms: Any, kms_key: str) ->
     assert (opened["Plaintext"], opened["KeyId"]) == (b"moved", other)
 
 
+def test_aws_kms_keys_name_their_key_material_as_kms_does(kms: Any, kms_key: str) -> None:
+    # KMS names the material of an AWS_KMS key: CurrentKeyMaterialId in KeyMetadata, and
+    # KeyMaterialId (ReEncrypt: Source/DestinationKeyMaterialId) in the answers that used it;
+    # 64 lowercase hex digits, one per key (cks never rotates), not Encrypt's (not in the model).
+    described = kms.describe_key(KeyId=kms_key)["KeyMetadata"]
+    material = described["CurrentKeyMaterialId"]
+    assert re.fullmatch(r"[0-9a-f]{64}", material)
+    other = kms.create_key()["KeyMetadata"]
+    assert re.fullmatch(r"[0-9a-f]{64}", other["CurrentKeyMaterialId"])
+    assert other["CurrentKeyMaterialId"] != material
+    assert kms.describe_key(KeyId=kms_key)["KeyMetadata"]["CurrentKeyMaterialId"] == material
+    sealed = kms.encrypt(KeyId=kms_key, Plaintext=b"named")
+    assert "KeyMaterialId" not in sealed
+    opened = kms.decrypt(CiphertextBlob=sealed["CiphertextBlob"])
+    assert opened["KeyMaterialId"] == material
+    assert kms.generate_data_key(KeyId=kms_key, KeySpec="AES_256")["KeyMaterialId"] == material
+    bare = kms.generate_data_key_without_plaintext(KeyId=kms_key, KeySpec="AES_256")
+    assert bare["KeyMaterialId"] == material
+    moved = kms.re_encrypt(CiphertextBlob=sealed["CiphertextBlob"], DestinationKeyId=other["Arn"])
+    assert moved["SourceKeyMaterialId"] == material
+    assert moved["DestinationKeyMaterialId"] == other["CurrentKeyMaterialId"]
+
+
 def test_dry_run_and_algorithms(kms: Any, kms_key: str) -> None:
     with pytest.raises(ClientError) as raised:
         kms.encrypt(KeyId=kms_key, Plaintext=b"x", DryRun=True)
@@ -201,8 +225,16 @@ def test_cloudhsm_keys_encrypt_in_the_cluster(hsm_key: tuple[Lab, str, str, str]
         b"in the hsm"
     )
     pair = kms.generate_data_key(KeyId=arn, NumberOfBytes=32)
-    assert kms.decrypt(CiphertextBlob=pair["CiphertextBlob"])["Plaintext"] == pair["Plaintext"]
+    opened = kms.decrypt(CiphertextBlob=pair["CiphertextBlob"])
+    assert opened["Plaintext"] == pair["Plaintext"]
     assert len(kms.generate_random(NumberOfBytes=16, CustomKeyStoreId=store_id)["Plaintext"]) == 16
+    # A custom-store key's material is never named (only AWS_KMS keys' is).
+    assert "CurrentKeyMaterialId" not in kms.describe_key(KeyId=arn)["KeyMetadata"]
+    assert "KeyMaterialId" not in pair and "KeyMaterialId" not in opened
+    plain = kms.create_key()["KeyMetadata"]
+    moved = kms.re_encrypt(CiphertextBlob=pair["CiphertextBlob"], DestinationKeyId=plain["Arn"])
+    assert "SourceKeyMaterialId" not in moved
+    assert moved["DestinationKeyMaterialId"] == plain["CurrentKeyMaterialId"]
     with pytest.raises(ClientError) as raised:
         kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "c"})
     assert error(raised) == ("InvalidCiphertextException", "")

@@ -25,6 +25,7 @@ from kmscks.caller import Caller
 from kmscks.errors import ServiceError
 from kmscks.registry import serves
 from kmscks.service import ciphertext as blobs
+from kmscks.service.key_rules import key_material_id
 from kmscks.service.keyview import KeyInUse, KeyResolver
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
@@ -120,6 +121,14 @@ def _ciphertext_blob(params: dict[str, Any]) -> bytes:
         "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy"
         " constraint: Member must not be null",
     )
+
+
+def _with_material_id(answer: dict[str, Any], member: str, key: KeyInUse) -> dict[str, Any]:
+    """`answer` with the key's KeyMaterialId under `member`, for the keys KMS names it for."""
+    material_id = key_material_id(key.key)
+    if material_id is not None:
+        answer[member] = material_id
+    return answer
 
 
 def _no_recipient(params: dict[str, Any]) -> None:
@@ -257,7 +266,12 @@ class CryptoOperations:
         plaintext = await self._open(
             caller, key, "Decrypt", parsed, params.get("EncryptionContext")
         )
-        return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
+        answer = {
+            "KeyId": key.arn,
+            "Plaintext": plaintext,
+            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        }
+        return _with_material_id(answer, "KeyMaterialId", key)
 
     @serves("ReEncrypt")
     async def re_encrypt(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
@@ -279,13 +293,15 @@ class CryptoOperations:
         new_blob = await self._seal(
             caller, destination, "ReEncrypt", plaintext, params.get("DestinationEncryptionContext")
         )
-        return {
+        answer = {
             "CiphertextBlob": new_blob,
             "SourceKeyId": source.arn,
             "KeyId": destination.arn,
             "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
             "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
         }
+        _with_material_id(answer, "SourceKeyMaterialId", source)
+        return _with_material_id(answer, "DestinationKeyMaterialId", destination)
 
     async def _generate_data_key(
         self, caller: Any, params: dict[str, Any], operation: str
@@ -303,7 +319,8 @@ class CryptoOperations:
     async def generate_data_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         _no_recipient(params)
         data_key, blob, key = await self._generate_data_key(caller, params, "GenerateDataKey")
-        return {"CiphertextBlob": blob, "Plaintext": data_key, "KeyId": key.arn}
+        answer = {"CiphertextBlob": blob, "Plaintext": data_key, "KeyId": key.arn}
+        return _with_material_id(answer, "KeyMaterialId", key)
 
     @serves("GenerateDataKeyWithoutPlaintext")
     async def generate_data_key_without_plaintext(
@@ -312,7 +329,7 @@ class CryptoOperations:
         _, blob, key = await self._generate_data_key(
             caller, params, "GenerateDataKeyWithoutPlaintext"
         )
-        return {"CiphertextBlob": blob, "KeyId": key.arn}
+        return _with_material_id({"CiphertextBlob": blob, "KeyId": key.arn}, "KeyMaterialId", key)
 
     @serves("GenerateRandom")
     async def generate_random(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:

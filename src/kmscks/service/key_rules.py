@@ -8,6 +8,7 @@ are the validator's and are never checked here. Must not import kmscks.api.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -169,6 +170,19 @@ def default_policy(account_id: str) -> str:
 # -- KeyMetadata -----------------------------------------------------------------------------
 
 
+def key_material_id(key: KeyRecord) -> str | None:
+    """KMS's identifier of an AWS_KMS key's key material (64 lowercase hex digits), or None.
+
+    KMS names the material of its AWS_KMS symmetric keys (CurrentKeyMaterialId, and the crypto
+    answers' KeyMaterialId members) and of no custom-store key (contract §4, §7.1). A key in cks
+    has one material for life (no rotation), so its id is derived from the key id alone: stable
+    on every process and restart, and it says nothing of the material.
+    """
+    if key.origin != AWS_KMS:
+        return None
+    return hashlib.sha256(f"cks key material\0{key.id}".encode()).hexdigest()
+
+
 def key_metadata(key: KeyRecord, store: StoreRecord | None, state: str) -> dict[str, Any]:
     """KeyMetadata (contract §4); the members real KMS omits for these keys are never sent."""
     metadata: dict[str, Any] = {
@@ -196,4 +210,7 @@ def key_metadata(key: KeyRecord, store: StoreRecord | None, state: str) -> dict[
         metadata["CloudHsmClusterId"] = store.cloudhsm_cluster_id
     if key.xks_key_id is not None:
         metadata["XksKeyConfiguration"] = {"Id": key.xks_key_id}
+    material_id = key_material_id(key)
+    if material_id is not None:
+        metadata["CurrentKeyMaterialId"] = material_id
     return metadata
