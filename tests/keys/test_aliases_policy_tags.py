@@ -147,6 +147,23 @@ def test_the_default_policy_and_put_key_policy(kms: Any) -> None:
     assert kms.get_key_policy(KeyId=created)["Policy"] == given
 
 
+def test_a_key_lists_its_one_policy(kms: Any) -> None:
+    """ListKeyPolicies: `default`, whatever the key's state, one page; an alias is not a key
+    id here, and a Marker is checked like every other."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    answer = kms.list_key_policies(KeyId=key_id)
+    assert (answer["PolicyNames"], answer["Truncated"]) == (["default"], False)
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    assert kms.list_key_policies(KeyId=arn, Limit=1)["PolicyNames"] == ["default"]
+    with pytest.raises(ClientError) as raised:
+        kms.list_key_policies(KeyId="alias/anything")
+    assert error(raised) == ("NotFoundException", "Invalid keyId alias/anything")
+    with pytest.raises(ClientError) as raised:
+        kms.list_key_policies(KeyId=key_id, Marker="not-a-marker")
+    assert error(raised)[0] == "InvalidMarkerException"
+
+
 def test_tags_and_description(kms: Any) -> None:
     key = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "a"}])["KeyMetadata"]
     key_id = key["KeyId"]

@@ -1,6 +1,6 @@
-"""Key policy, tags and description (GetKeyPolicy, PutKeyPolicy, ListResourceTags, TagResource,
-UntagResource, UpdateKeyDescription), and the operations cks refuses for its keys: rotation,
-import, key pairs, replication (contract §5.6-§5.8).
+"""Key policy, tags and description (GetKeyPolicy, PutKeyPolicy, ListKeyPolicies,
+ListResourceTags, TagResource, UntagResource, UpdateKeyDescription), and the operations cks
+refuses for its keys: rotation, import, key pairs, replication (contract §5.6-§5.8).
 
 service layer. The key policy is stored and returned, never enforced (docs/keys.md). For a
 custom-store key the refused operations answer `<key ARN> origin is <ORIGIN> which is not valid
@@ -59,6 +59,14 @@ class KeyExtrasOperations(KeyResolver):
         key_rules.check_policy(params["Policy"])
         self._changed(caller, found, {"policy": params["Policy"]})
         return {}
+
+    @serves("ListKeyPolicies")
+    async def list_key_policies(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        """A key has one policy, `default` (as in KMS), so the list is one page: a Marker is
+        still checked, and past the one name the page is empty."""
+        found = self.resolve(caller, params["KeyId"], aliases=False)
+        start = self._after_seq(caller, params.get("Marker"), f"policies|{found.key.id}")
+        return {"PolicyNames": [POLICY_NAME][start:], "Truncated": False}
 
     # -- tags ------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ KMS_OPERATIONS: tuple[str, ...] = (
     "ListAliases",
     "GetKeyPolicy",  # key_extras.py
     "PutKeyPolicy",
+    "ListKeyPolicies",
     "ListResourceTags",
     "TagResource",
     "UntagResource",
