@@ -83,9 +83,9 @@ _KEY_WIDTH = len(KEY_COLUMNS)
 KEY_CACHE_SIZE = 4096
 
 
-def _live(key: KeyRecord, now: float) -> bool:
-    """What `_LIVE` says in SQL: no deletion date, or one still ahead."""
-    return key.deletion_date is None or key.deletion_date > now
+def _live(deletion_date: float | None, now: float) -> bool:
+    """What `_LIVE` says in SQL of a key's deletion date: none, or one still ahead."""
+    return deletion_date is None or deletion_date > now
 
 
 class KeyTables:
@@ -127,7 +127,7 @@ class KeyTables:
             (account_id, region, key_id),
             lambda: self._read_key_and_store(account_id, region, key_id, now),
         )
-        if found is None or not _live(found[0], now):
+        if found is None or not _live(found[0].deletion_date, now):
             return None
         return found
 
@@ -259,7 +259,7 @@ class KeyTables:
         found = self._alias_found.get(
             (account_id, region, name), lambda: self._read_alias(account_id, region, name, now)
         )
-        if found is None or (found[1] is not None and found[1] <= now):
+        if found is None or not _live(found[1], now):
             return None
         return found[0]
 
