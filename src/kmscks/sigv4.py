@@ -22,7 +22,14 @@ from enum import Enum
 from functools import lru_cache
 from typing import NamedTuple
 
-from kmscks.sigv4_sign import ALGORITHM, HeaderLookup, canonical_request, sign, signing_key
+from kmscks.sigv4_sign import (
+    ALGORITHM,
+    HeaderLookup,
+    canonical_request,
+    sign,
+    signature,
+    signing_key,
+)
 
 __all__ = [
     "Reason",
@@ -194,8 +201,7 @@ def verify(
     string_to_sign = "\n".join(
         (ALGORITHM, amz_date, scope, hashlib.sha256(request.encode()).hexdigest())
     )
-    key = signing_key(secret, auth.date, auth.region, auth.service)
-    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+    expected = signature(secret, auth.date, auth.region, auth.service, string_to_sign)
     if not hmac.compare_digest(expected, auth.signature):
         raise SigV4Failure(
             Reason.BAD_SIGNATURE,

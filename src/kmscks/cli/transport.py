@@ -11,7 +11,6 @@ measured with -X importtime). Must not import botocore, urllib3 or server code.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import http.client
 import json
 import random
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 from kmscks.cli.errors import CLIError, EndpointConnectionError, ReadTimeoutError, ServiceError
 from kmscks.cli.proxies import Proxy, masked
 from kmscks.cli.settings import Credentials
-from kmscks.sigv4_sign import canonical_request, signing_key
+from kmscks.sigv4_sign import canonical_request, signature
 
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 # botocore's standard-mode throttling and transient error codes.
@@ -270,11 +269,12 @@ class Endpoint:
         string_to_sign = "\n".join(
             ("AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
         )
-        key = signing_key(self.credentials.secret_key, date, self.region, "kms")
-        signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        signed_with = signature(
+            self.credentials.secret_key, date, self.region, "kms", string_to_sign
+        )
         extra["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, "
-            f"SignedHeaders={';'.join(names)}, Signature={signature}"
+            f"SignedHeaders={';'.join(names)}, Signature={signed_with}"
         )
         return extra
 
