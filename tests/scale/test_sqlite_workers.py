@@ -139,18 +139,19 @@ def test_a_key_change_in_one_worker_holds_at_once_in_the_other(two_workers: Serv
 
 def test_no_worker_answers_from_a_stale_key_while_it_is_toggled(two_workers: ServerProcess) -> None:
     """Eight clients encrypt on their own connections (spread over both workers) while another
-    disables and enables the key every 30 ms for 3 s. Every Encrypt sent after a toggle was
-    acknowledged, and with no other toggle under way, must answer as that toggle left the key;
-    those that overlap a toggle may answer either way and are not judged."""
+    disables and enables the key every 30 ms, for 3 s or, on a slow machine, until enough
+    answers could be judged (at most 30 s). Every Encrypt sent after a toggle was acknowledged,
+    and with no other toggle under way, must answer as that toggle left the key; those that
+    overlap a toggle may answer either way and are not judged."""
     region = unique_region()
     key_id = kms_client(two_workers.url, region).create_key()["KeyMetadata"]["KeyId"]
     answers: list[tuple[float, float, str]] = []  # (sent, answered, outcome)
     toggles: list[tuple[float, float, str]] = []  # (sent, acknowledged, the state it set)
-    stop = time.monotonic() + 3
+    stop = threading.Event()
 
     def encrypt_until_stop() -> None:
         client = kms_client(two_workers.url, region)
-        while time.monotonic() < stop:
+        while not stop.is_set():
             sent = time.monotonic()
             try:
                 client.encrypt(KeyId=key_id, Plaintext=b"x")
@@ -163,26 +164,41 @@ def test_no_worker_answers_from_a_stale_key_while_it_is_toggled(two_workers: Ser
     def toggle_until_stop() -> None:
         client = kms_client(two_workers.url, region)
         state = "Enabled"
-        while time.monotonic() < stop:
-            time.sleep(0.03)
+        while not stop.wait(0.03):
             sent = time.monotonic()
             state = "Disabled" if state == "Enabled" else "Enabled"
             (client.disable_key if state == "Disabled" else client.enable_key)(KeyId=key_id)
             toggles.append((sent, time.monotonic(), state))
 
+    def judge() -> tuple[int, int]:
+        """(judged, stale) over the answers so far."""
+        done_toggles = list(toggles)
+        judged = stale = 0
+        for sent, answered, outcome in list(answers):
+            if any(
+                sent < t_sent < answered or t_sent <= sent < t_ack
+                for t_sent, t_ack, _ in done_toggles
+            ):
+                continue  # a toggle under way: either answer is right
+            before = [state for _, t_ack, state in done_toggles if t_ack <= sent]
+            judged += 1
+            stale += outcome != (before[-1] if before else "Enabled")
+        return judged, stale
+
     threads = [threading.Thread(target=encrypt_until_stop) for _ in range(8)]
     threads.append(threading.Thread(target=toggle_until_stop))
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    judged = stale = 0
-    for sent, answered, outcome in answers:
-        if any(sent < t_sent < answered or t_sent <= sent < t_ack for t_sent, t_ack, _ in toggles):
-            continue  # a toggle under way: either answer is right
-        before = [state for _, t_ack, state in toggles if t_ack <= sent]
-        judged += 1
-        stale += outcome != (before[-1] if before else "Enabled")
+    started = time.monotonic()
+    try:
+        time.sleep(3)
+        while time.monotonic() - started < 30 and not (len(toggles) > 10 and judge()[0] > 50):
+            time.sleep(1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    judged, stale = judge()
     assert len(toggles) > 10 and judged > 50, (len(toggles), judged)
     assert stale == 0, f"{stale} of {judged} answers came from a stale key"
     assert len(_serving_pids(two_workers.log(), region)) == 2
