@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers.clients import kms_client, xks_params
 from tests.helpers.server import ServerProcess, start_cks_server
-from tests.keys.conftest import XKS_HOST, KeyedProxy, settled
+from tests.keys.conftest import LOADED_MACHINE_XKS, XKS_HOST, KeyedProxy, settled
 
 QUOTA = 6
 
@@ -33,6 +33,7 @@ max_keys_per_region = {QUOTA}
 [xks]
 resolve = {{ "{XKS_HOST}" = "{proxy.address}" }}
 allow_http = ["{XKS_HOST}"]
+{LOADED_MACHINE_XKS}
 """
 
 

@@ -555,7 +555,7 @@ def state_server(
         # Campaigns run beside other work: a health answer slowed past KMS's 250 ms would end
         # a Connect FAILED, which the model does not foresee. The kill switch does not need a
         # timeout: the proxy that is down closes every connection unanswered.
-        server_config(keyed_proxy, xks="timeout_ms = 3000"),
+        server_config(keyed_proxy),
         database_url=database_url,
         workers=WORKERS,
     )
