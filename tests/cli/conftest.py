@@ -251,8 +251,9 @@ class ForkRunner:
             try:
                 server.wait(30)
             except subprocess.TimeoutExpired:
-                # Seen once in CI (a loaded machine): every command had answered, yet the
-                # server had not exited 30 s after its stdin closed. Teardown only: stop it.
+                # It exits at the end of its stdin, which never comes while a duplicate of the
+                # pipe's write end stays open anywhere in this process (a test that leaked
+                # descriptor duplicates once cost every session 60 s here). Teardown: stop it.
                 sys.stderr.write(f"{self._program} fork server did not exit; killed\n")
                 server.kill()
                 server.wait(10)

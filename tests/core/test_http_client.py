@@ -143,6 +143,12 @@ def _connections_to(port: int) -> int:
     count = 0
     for name in os.listdir("/proc/self/fd"):
         try:
+            # Sockets only: socket.fromfd duplicates the descriptor first, and for anything
+            # else its constructor fails with the duplicate left open. Leaked duplicates of
+            # the write ends of other fixtures' pipes (the CLI fork servers' stdin) kept those
+            # servers from ever seeing the end of their input: 60 s at every session's end.
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
             with socket.fromfd(int(name), socket.AF_INET, socket.SOCK_STREAM) as sock:
                 count += sock.getpeername()[1] == port
         except (OSError, IndexError, TypeError):
