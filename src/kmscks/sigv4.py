@@ -197,11 +197,8 @@ def verify(
         )
     payload_hash = hashlib.sha256(body).hexdigest()
     request = canonical_request(method, path, query, headers, auth.signed_headers, payload_hash)
-    scope = f"{auth.date}/{auth.region}/{auth.service}/aws4_request"
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, hashlib.sha256(request.encode()).hexdigest())
-    )
-    expected = signature(secret, auth.date, auth.region, auth.service, string_to_sign)
+    # auth.date is amz_date's day (checked above), the day `signature` scopes it to.
+    expected = signature(secret, amz_date, auth.region, auth.service, request)
     if not hmac.compare_digest(expected, auth.signature):
         raise SigV4Failure(
             Reason.BAD_SIGNATURE,

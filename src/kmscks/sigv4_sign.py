@@ -33,9 +33,8 @@ class HeaderLookup(Protocol):
     def __contains__(self, key: object, /) -> bool: ...
 
 
-@lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """The SigV4 signing key; cached because deriving it is four HMACs per request."""
+    """The SigV4 signing key (four HMACs; `signature` keeps what it derives from it)."""
     key = _hmac(("AWS4" + secret).encode(), date)
     key = _hmac(key, region)
     key = _hmac(key, service)
@@ -55,13 +54,28 @@ def _keyed_states(secret: str, date: str, region: str, service: str) -> tuple[_H
     return inner, outer
 
 
-def signature(secret: str, date: str, region: str, service: str, string_to_sign: str) -> str:
-    """The hex SigV4 signature of `string_to_sign`.
+def credential_scope(date: str, region: str, service: str) -> str:
+    """The scope a signature is made for (the Credential's part after the access key id)."""
+    return f"{date}/{region}/{service}/aws4_request"
 
-    The same HMAC as `hmac.digest(signing_key(...), ...)`, continued from the key's cached
-    states: `hmac.digest` asks OpenSSL to look SHA-256 up on every call, which cost ~10 us per
-    signature in a loaded server; copying a hash state does not (docs/benchmarks.md).
+
+def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
+    """The hex SigV4 signature of the canonical request `canonical` made at `amz_date`.
+
+    The HMAC of the string to sign under `signing_key(...)`, continued from the key's cached
+    states rather than `hmac.digest`: that asks OpenSSL to look SHA-256 up on every call, which
+    cost ~10 us per signature in a loaded server; copying a hash state does not
+    (docs/benchmarks.md).
     """
+    date = amz_date[:8]
+    string_to_sign = "\n".join(
+        (
+            ALGORITHM,
+            amz_date,
+            credential_scope(date, region, service),
+            hashlib.sha256(canonical.encode()).hexdigest(),
+        )
+    )
     inner, outer = _keyed_states(secret, date, region, service)
     inner = inner.copy()
     inner.update(string_to_sign.encode())
@@ -138,17 +152,13 @@ def sign(
     signed_headers = tuple(sorted(lowered))
     payload_hash = hashlib.sha256(body).hexdigest()
     request = canonical_request(method, path, "", lowered, signed_headers, payload_hash)
-    scope = f"{date}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, hashlib.sha256(request.encode()).hexdigest())
-    )
     signed = dict(headers)
     signed["Host"] = host
     signed["X-Amz-Date"] = amz_date
     signed["Authorization"] = (
-        f"{ALGORITHM} Credential={access_key_id}/{scope}, "
+        f"{ALGORITHM} Credential={access_key_id}/{credential_scope(date, region, service)}, "
         f"SignedHeaders={';'.join(signed_headers)}, "
-        f"Signature={signature(secret, date, region, service, string_to_sign)}"
+        f"Signature={signature(secret, amz_date, region, service, request)}"
     )
     return signed
 

@@ -4,6 +4,7 @@ same; dates are parsed strictly."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import hmac
 import time
 from unittest import mock
@@ -72,14 +73,24 @@ def test_malformed_dates_are_incomplete_signatures(date: str) -> None:
 @given(
     secret=st.text(min_size=1, max_size=80),
     date=st.from_regex(r"20[0-9]{6}", fullmatch=True),
-    message=st.text(max_size=2000),
+    canonical=st.text(max_size=2000),
 )
-def test_signature_is_the_hmac_of_the_signing_key(secret: str, date: str, message: str) -> None:
-    """The cached-state signature is exactly HMAC-SHA256 under the derived signing key."""
+def test_signature_is_the_hmac_of_the_signing_key(secret: str, date: str, canonical: str) -> None:
+    """The cached-state signature is exactly HMAC-SHA256 of SigV4's string to sign under the
+    derived signing key."""
+    amz_date = f"{date}T120000Z"
     key = sigv4.signing_key(secret, date, "eu-west-1", "kms")
-    expected = hmac.digest(key, message.encode(), "sha256").hex()
-    assert signature(secret, date, "eu-west-1", "kms", message) == expected
-    assert signature(secret, date, "eu-west-1", "kms", message) == expected  # cached states reused
+    string_to_sign = "\n".join(
+        (
+            "AWS4-HMAC-SHA256",
+            amz_date,
+            f"{date}/eu-west-1/kms/aws4_request",
+            hashlib.sha256(canonical.encode()).hexdigest(),
+        )
+    )
+    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+    assert signature(secret, amz_date, "eu-west-1", "kms", canonical) == expected
+    assert signature(secret, amz_date, "eu-west-1", "kms", canonical) == expected  # states reused
 
 
 def test_sign_matches_botocore() -> None:

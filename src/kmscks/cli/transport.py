@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from kmscks.cli.errors import CLIError, EndpointConnectionError, ReadTimeoutError, ServiceError
 from kmscks.cli.proxies import Proxy, masked
 from kmscks.cli.settings import Credentials
-from kmscks.sigv4_sign import canonical_request, signature
+from kmscks.sigv4_sign import ALGORITHM, canonical_request, credential_scope, signature
 
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 # botocore's standard-mode throttling and transient error codes.
@@ -265,15 +265,12 @@ class Endpoint:
         canonical = canonical_request(
             "POST", self.path, "", signed, tuple(names), hashlib.sha256(body).hexdigest()
         )
-        scope = f"{date}/{self.region}/kms/aws4_request"
-        string_to_sign = "\n".join(
-            ("AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
-        )
         signed_with = signature(
-            self.credentials.secret_key, date, self.region, "kms", string_to_sign
+            self.credentials.secret_key, amz_date, self.region, "kms", canonical
         )
         extra["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, "
+            f"{ALGORITHM} Credential={self.credentials.access_key}/"
+            f"{credential_scope(date, self.region, 'kms')}, "
             f"SignedHeaders={';'.join(names)}, Signature={signed_with}"
         )
         return extra
