@@ -550,14 +550,11 @@ def state_server(
     database_url = (
         request.getfixturevalue("fresh_postgres") if request.param == "postgres" else None
     )
+    # server_config's loaded-machine deadline matters here too: a health answer slowed past
+    # KMS's 250 ms would end a Connect FAILED, which the model does not foresee. The kill switch
+    # needs no timeout: the proxy that is down closes every connection unanswered.
     server = start_cks_server(
-        tmp_path,
-        # Campaigns run beside other work: a health answer slowed past KMS's 250 ms would end
-        # a Connect FAILED, which the model does not foresee. The kill switch does not need a
-        # timeout: the proxy that is down closes every connection unanswered.
-        server_config(keyed_proxy),
-        database_url=database_url,
-        workers=WORKERS,
+        tmp_path, server_config(keyed_proxy), database_url=database_url, workers=WORKERS
     )
     yield server
     server.stop()
