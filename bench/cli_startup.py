@@ -238,7 +238,7 @@ def report(results: list[Result], runs: int, baseline: Path | None) -> str:
         "```",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores "
-        f"(load average {os.getloadavg()[0]:.1f} at the end, other sessions were running).",
+        f"(load average {os.getloadavg()[0]:.1f} at the end).",
         "Wall time of one command against a live `cks serve` holding 3 stores (encrypt: against",
         f"a canned endpoint in the benchmark process), {runs} rounds after 2 warm-up rounds, each",
         "round running every command once (the `cks` console script;",
