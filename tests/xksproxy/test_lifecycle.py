@@ -4,8 +4,11 @@ away, software keys that survive a restart, and bad configs that fail cleanly.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,6 +28,7 @@ from tests.xksproxy.xks_helpers import (
     ProxyProcess,
     Reply,
     b64,
+    make_tls,
     make_token,
     metadata_for,
     require_tool,
@@ -260,8 +264,6 @@ def test_key_made_with_pkcs11_tool(tmp_path):
 
 def test_every_request_leaves_a_line_and_no_secret(tmp_path):
     """Served, refused by its signature, by its path or as malformed HTTP: one line each."""
-    import socket
-
     proxy = start_proxy(tmp_path, store_toml("", "software"))
     signer = BotocoreSigner()
     encrypt = _encrypt_request(b"log me not")
@@ -283,4 +285,38 @@ def test_every_request_leaves_a_line_and_no_secret(tmp_path):
         assert "log me not" not in proxy.log() and SECRET not in proxy.log()
     finally:
         signer.close()
+        proxy.stop()
+
+
+def test_sigterm_ends_kept_alive_tls_connections_at_once(tmp_path):
+    """A client holding idle kept-alive TLS connections (as cks's key client does) never sends
+    close_notify; the proxy must not wait for it (asyncio's TLS close waits up to 30 s) but
+    end them and exit, without a traceback."""
+    tls = make_tls(tmp_path)
+    text = '[server]\ntls_cert = "server.pem"\ntls_key = "server-key.pem"\n' + store_toml(
+        "", "software"
+    )
+    proxy = start_proxy(tmp_path, text)
+    context = ssl.create_default_context(cafile=str(tls.ca_path))
+    held = []
+    try:
+        for request in (
+            b"POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}",
+            b"POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Len",
+        ):
+            raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+            connection = context.wrap_socket(raw, server_hostname="localhost")
+            connection.sendall(request)
+            held.append(connection)
+        assert held[0].recv(100).startswith(b"HTTP/1.1 404")  # answered, then kept idle
+        proxy.process.send_signal(signal.SIGTERM)
+        assert proxy.process.wait(timeout=5) == 0, proxy.log()
+        for connection in held:  # ended by the proxy: the rest of what was sent, then EOF
+            with contextlib.suppress(ConnectionResetError, ssl.SSLEOFError):
+                while connection.recv(4096):
+                    pass
+        assert "Traceback" not in proxy.log() and "ERROR" not in proxy.log(), proxy.log()
+    finally:
+        for connection in held:
+            connection.close()
         proxy.stop()
