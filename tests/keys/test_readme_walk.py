@@ -1,6 +1,9 @@
-"""README's walk-through "a key in your external key store" runs as written: the block after
-its marker, with the store of the walk-through before it connected, the placeholders filled in
-and the servers on free ports."""
+"""README's external key store walk-throughs run as written, the way a user runs them: the
+block "an external key store, connected" and then the block "a key in your external key
+store", in one bash session and one folder, with the AWS CLI v2. Only what a user would fill in
+or could not have is changed: the path to cks, free ports instead of 9443 and 4599, and the
+placeholders (`<AccessKeyId>` and `<RawSecretAccessKey>` as `init` wrote them, the
+`<CustomKeyStoreId>` that create-custom-key-store printed)."""
 
 from __future__ import annotations
 
@@ -9,20 +12,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-from tests.helpers.clients import kms_client
-from tests.helpers.server import start_cks_server
-from tests.keys.conftest import settled
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-MARKER = "<!-- readme-walk: external-key -->"
 CKS = f"{sys.executable} -m kmscks"
 
 
-def _block() -> str:
+def _block(marker: str) -> str:
     text = README.read_text()
-    start = text.index("```sh\n", text.index(MARKER)) + len("```sh\n")
+    start = text.index("```sh\n", text.index(f"<!-- readme-walk: {marker} -->")) + len("```sh\n")
     return text[start : text.index("```\n", start)]
 
 
@@ -32,93 +29,68 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_the_external_key_walk_through(tmp_path: Path, aws_cli: str) -> None:
-    subprocess.run(
-        [*CKS.split(), "xks-proxy", "init", "xks", "--hostname", "xks.example.test"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-    )
-    config = tmp_path / "xks" / "config.toml"
-    proxy_port = _free_port()
-    config.write_text(re.sub(r"(?m)^port = \d+$", f"port = {proxy_port}", config.read_text()))
-    credentials = dict(
-        re.findall(r'(access_key_id|secret_access_key) = "([^"]+)"', config.read_text())
-    )
-    server = start_cks_server(
-        tmp_path / "server",
-        f"""
-[server]
-transition_delay_ms = 20
+def _as_run_here(block: str, proxy_port: int, server_port: int) -> str:
+    for written, here in (
+        ("/path/to/cks/.venv/bin/cks", CKS),
+        (
+            "xks-proxy --config xks/config.toml",
+            f"xks-proxy --config xks/config.toml --port {proxy_port}",
+        ),
+        ('"127.0.0.1:9443"', f'"127.0.0.1:{proxy_port}"'),
+        (
+            "serve --config cks.toml --data-dir data",
+            f"serve --config cks.toml --data-dir data --port {server_port}",
+        ),
+        ("http://127.0.0.1:4599", f"http://127.0.0.1:{server_port}"),
+        ("<AccessKeyId>", "$(from_init access_key_id)"),
+        ("<RawSecretAccessKey>", "$(from_init secret_access_key)"),
+        ("<CustomKeyStoreId>", "$(the_store_id)"),
+    ):
+        block = block.replace(written, here)
+    return block
 
-[xks]
-resolve = {{ "xks.example.test" = "127.0.0.1:{proxy_port}" }}
-ca_bundle = "{tmp_path / "xks" / "ca.pem"}"
-""",
-    )
-    proxy = subprocess.Popen(
-        [*CKS.split(), "xks-proxy", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        # The walk-through before this one: the store, connected.
-        kms: Any = kms_client(server.url, "us-east-1")
-        _wait_listening(proxy_port)
-        store_id = kms.create_custom_key_store(
-            CustomKeyStoreName="my-xks",
-            CustomKeyStoreType="EXTERNAL_KEY_STORE",
-            XksProxyConnectivity="PUBLIC_ENDPOINT",
-            XksProxyUriEndpoint="https://xks.example.test",
-            XksProxyUriPath="/cks/store1/kms/xks/v1",
-            XksProxyAuthenticationCredential={
-                "AccessKeyId": credentials["access_key_id"],
-                "RawSecretAccessKey": credentials["secret_access_key"],
-            },
-        )["CustomKeyStoreId"]
-        kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-        assert settled(kms, store_id) == "CONNECTED"
-        proxy.terminate()
-        proxy.wait(10)
 
-        block = _block().replace("<CustomKeyStoreId>", store_id)
-        block = block.replace("/path/to/cks/.venv/bin/cks", CKS)
-        script = f"""
+def _expected_errors(block: str) -> list[str]:
+    """The error lines the README shows after `#` (each after a line with `#` alone)."""
+    lines = block.splitlines()
+    return [
+        line.removeprefix("# ")
+        for before, line in zip(lines, lines[1:], strict=False)
+        if before == "#" and line.startswith("# An error occurred")
+    ]
+
+
+def test_the_external_key_store_walk_throughs(tmp_path: Path, aws_cli: str) -> None:
+    store_block, key_block = _block("external-store"), _block("external-key")
+    proxy_port, server_port = _free_port(), _free_port()
+    script = f"""
 aws() {{ {aws_cli} "$@"; }}
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 export AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-E="--endpoint-url {server.url}"
+from_init() {{ sed -n "s/.*[{{ ]$1 = \\"\\([^\\"]*\\)\\".*/\\1/p" xks/config.toml | head -1; }}
+the_store_id() {{
+  aws kms describe-custom-key-stores $E --query 'CustomKeyStores[0].CustomKeyStoreId' --output text
+}}
 trap 'kill $(jobs -p) 2>/dev/null' EXIT
-{CKS} xks-proxy --config xks/config.toml 2>/dev/null &
-sleep 1
-{block}
+{_as_run_here(store_block, proxy_port, server_port)}
+echo "=== the second walk-through"
+{_as_run_here(key_block, proxy_port, server_port)}
 """
-        done = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
-        )
-        out, err = done.stdout, done.stderr
-        assert "Enabled\tEXTERNAL_KEY_STORE\tcks-key-1\n" in out, (out, err)
-        assert out.count("Hello from my external key\n") == 3, (out, err)
-        assert "Unavailable\n" in out, (out, err)
-        assert "AWS KMS cannot communicate with the external key store proxy." in err, err
-        assert re.search(
-            r"arn:aws:kms:us-east-1:000000000000:key/[0-9a-f-]{36} is unavailable", err
-        )
-    finally:
-        if proxy.poll() is None:
-            proxy.kill()
-        server.stop()
-
-
-def _wait_listening(port: int) -> None:
-    import time
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=240
+    )
+    out, err = done.stdout, done.stderr
+    first, _, second = out.partition("=== the second walk-through\n")
+    assert second, (out, err)
+    # Walk-through 1: CONNECTED, then FAILED once the proxy is gone.
+    assert '"ConnectionState": "CONNECTED"' in first, (out, err)
+    assert first.endswith("FAILED\tXKS_PROXY_NOT_REACHABLE\n"), (out, err)
+    # Walk-through 2, step by step.
+    assert "Enabled\tEXTERNAL_KEY_STORE\tcks-key-1\n" in second, (out, err)
+    assert second.count("Hello from my external key\n") == 3, (out, err)
+    assert "Unavailable\n" in second, (out, err)
+    cut_off, unavailable = _expected_errors(key_block)
+    assert f"\n{cut_off}\n" in err, err
+    pattern = re.escape(unavailable).replace(re.escape("<KeyId>"), "[0-9a-f-]{36}")
+    assert re.search(f"\n{pattern}\n", err), err
+    assert "no such job" not in err and "Traceback" not in err, err
+    assert done.returncode == 0, (out, err)
