@@ -7,6 +7,7 @@ placeholders (`<AccessKeyId>` and `<RawSecretAccessKey>` as `init` wrote them, t
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 import subprocess
@@ -55,7 +56,7 @@ def _expected_errors(block: str) -> list[str]:
     lines = block.splitlines()
     return [
         line.removeprefix("# ")
-        for before, line in zip(lines, lines[1:], strict=False)
+        for before, line in itertools.pairwise(lines)
         if before == "#" and line.startswith("# An error occurred")
     ]
 
