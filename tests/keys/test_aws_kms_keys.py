@@ -219,7 +219,8 @@ def test_create_key_in_a_store_that_does_not_exist(kms: Any) -> None:
         kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId="cks-1234567890abcdef0")
     assert error(raised) == (
         "CustomKeyStoreNotFoundException",
-        "Custom key store cks-1234567890abcdef0 does not exist.",
+        # The sentence every other operation gives for an unknown store.
+        "Custom key store cks-1234567890abcdef0 does not exist in this account and Region.",
     )
 
 

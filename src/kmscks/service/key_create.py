@@ -18,6 +18,7 @@ from kmscks.caller import Caller
 from kmscks.errors import ServiceError
 from kmscks.registry import serves
 from kmscks.service import key_rules
+from kmscks.service.base import not_found
 from kmscks.service.key_backends import CloudHsmBackingKeys, ExternalKeys
 from kmscks.service.key_rules import (
     AWS_CLOUDHSM,
@@ -33,12 +34,6 @@ from kmscks.store.records import StoreRecord
 log = logging.getLogger(__name__)
 
 MAX_TAGS_PER_KEY = 50  # the quota TagResource keeps too (key_extras.py)
-
-
-def store_not_found(store_id: str) -> ServiceError:
-    return ServiceError(
-        "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist."
-    )
 
 
 def store_not_connected(store: StoreRecord) -> ServiceError:
@@ -82,7 +77,7 @@ class CreateKeyOperation(KeyResolver):
     def _custom_store(self, caller: Caller, origin: str, store_id: str) -> StoreRecord:
         store = self._store.get(caller.account_id, caller.region, store_id)
         if store is None:
-            raise store_not_found(store_id)
+            raise not_found(store_id)
         if store.store_type != origin:
             # Store types and custom-store Origins share their names (AWS_CLOUDHSM, ...).
             raise key_rules.unsupported(
@@ -146,7 +141,7 @@ class CreateKeyOperation(KeyResolver):
             if key.custom_key_store_id is not None:
                 current = self._store.get(caller.account_id, caller.region, key.custom_key_store_id)
                 if current is None:
-                    raise store_not_found(key.custom_key_store_id)
+                    raise not_found(key.custom_key_store_id)
                 if current.connection_state != State.CONNECTED:
                     raise store_not_connected(current)
             self._check_quota(caller)
