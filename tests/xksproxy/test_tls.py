@@ -48,6 +48,20 @@ def mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyProces
         ),
         "foreign": certs.issue(foreign_ca, "cks.kms.us-east-1.amazonaws.com", client=True),
         "wrongname": certs.issue(tls.ca, "someone.example.test", client=True),
+        # The name in a DNS subject alternative name (in any case): the common name is not read.
+        "san": certs.issue(
+            tls.ca,
+            "someone.example.test",
+            client=True,
+            dns_names=("CKS.kms.us-east-1.amazonaws.com",),
+        ),
+        # Subject alternative names without the name: the right common name does not count.
+        "cnonly": certs.issue(
+            tls.ca,
+            "cks.kms.us-east-1.amazonaws.com",
+            client=True,
+            dns_names=("other.example.test",),
+        ),
     }
     for name, cert in issued.items():
         (clients / f"{name}.pem").write_bytes(cert.cert_pem())
@@ -73,12 +87,16 @@ def _health(proxy: ProxyProcess, tls: TlsFiles, cert: tuple[str, str] | None) ->
         signer.close()
 
 
-def test_mtls_accepts_a_client_certificate_from_the_ca(mtls):
+@pytest.mark.parametrize("client", ["good", "san"])
+def test_mtls_accepts_a_client_certificate_from_the_ca_with_the_name(mtls, client):
     proxy, tls, clients = mtls
-    assert _health(proxy, tls, (str(clients / "good.pem"), str(clients / "good-key.pem"))) == 200
+    assert (
+        _health(proxy, tls, (str(clients / f"{client}.pem"), str(clients / f"{client}-key.pem")))
+        == 200
+    )
 
 
-@pytest.mark.parametrize("client", [None, "expired", "foreign", "wrongname"])
+@pytest.mark.parametrize("client", [None, "expired", "foreign", "wrongname", "cnonly"])
 def test_mtls_rejects_missing_expired_foreign_and_misnamed_certificates(mtls, client):
     proxy, tls, clients = mtls
     cert = (str(clients / f"{client}.pem"), str(clients / f"{client}-key.pem")) if client else None
@@ -97,6 +115,10 @@ _ALERTS = {
     ("expired", ssl.TLSVersion.TLSv1_2): "SSLV3_ALERT_CERTIFICATE_EXPIRED",
     ("foreign", ssl.TLSVersion.TLSv1_3): "TLSV1_ALERT_UNKNOWN_CA",
     ("foreign", ssl.TLSVersion.TLSv1_2): "TLSV1_ALERT_UNKNOWN_CA",
+    # From the right CA, without the configured name (mtls_client_name): refused in the
+    # handshake too, as the spec asks, not closed after it.
+    ("wrongname", ssl.TLSVersion.TLSv1_3): "SSLV3_ALERT_BAD_CERTIFICATE",
+    ("wrongname", ssl.TLSVersion.TLSv1_2): "SSLV3_ALERT_BAD_CERTIFICATE",
 }
 
 

@@ -98,12 +98,11 @@ async def _serve(config: ProxyConfig, backends: dict[str, KeyBackend], host: str
     server = HttpServer(
         proxy.handle,
         config.server.idle_timeout_seconds,
-        config.server.mtls_client_name,
         config.limits,
     )
     tls = config.server
     context = (
-        tls_context(tls.tls_cert, tls.tls_key, tls.mtls_client_ca)
+        tls_context(tls.tls_cert, tls.tls_key, tls.mtls_client_ca, tls.mtls_client_name)
         if tls.tls_cert and tls.tls_key
         else None
     )

@@ -53,9 +53,38 @@ _REQUEST_START = frozenset(
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
-def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
-    """TLS 1.2+ with the spec's suites; with `client_ca`, a client certificate is mandatory."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+class _ClientNameContext(ssl.SSLContext):
+    """A server context whose handshakes also require a name in the client's certificate.
+
+    OpenSSL checks a peer certificate's name during the handshake when the connection is given
+    a host name and the context checks host names. asyncio gives a server connection none, so
+    this context gives it the expected client name: a certificate from the right CA with
+    another name then fails the handshake with a fatal alert, as the spec asks ("abort the
+    handshake"), like an expired or foreign one, instead of being closed afterwards.
+    """
+
+    client_name: str | None = None
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        if server_side and self.client_name is not None:
+            server_hostname = self.client_name
+        return super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+
+
+def tls_context(
+    cert: Path, key: Path, client_ca: Path | None, client_name: str | None = None
+) -> ssl.SSLContext:
+    """TLS 1.2+ with the spec's suites; with `client_ca`, a client certificate is mandatory,
+    and with `client_name` it must also carry that name (a DNS name in its subject alternative
+    names, or its common name when it has none)."""
+    context = _ClientNameContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     # TLS 1.2 suites the spec requires (ECDHE + AES-256-GCM) plus their siblings; TLS 1.3
     # suites are OpenSSL's defaults, which include TLS_AES_256_GCM_SHA384.
@@ -63,10 +92,14 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["http/1.1"])
     if client_ca is not None:
-        # OpenSSL checks the chain and the validity period during the handshake, so an expired
-        # or foreign certificate never reaches the application.
+        # OpenSSL checks the chain, the validity period and the name during the handshake, so
+        # an expired, foreign or misnamed certificate never reaches the application.
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(client_ca)
+        if client_name is not None:
+            context.client_name = client_name
+            context.hostname_checks_common_name = True
+            context.check_hostname = True
     return context
 
 
@@ -96,16 +129,6 @@ def send_handshake_alerts() -> None:
     asyncio.sslproto.SSLProtocol = _AlertingSSLProtocol  # type: ignore[misc]
 
 
-def client_names(peer_cert: dict[str, Any] | None) -> set[str]:
-    """The DNS names and common names a verified client certificate carries."""
-    if not peer_cert:
-        return set()
-    names = {value for kind, value in peer_cert.get("subjectAltName", ()) if kind == "DNS"}
-    for rdn in peer_cert.get("subject", ()):
-        names.update(value for key, value in rdn if key == "commonName")
-    return {name.lower() for name in names}
-
-
 class _Refused(Exception):
     """A request that gets a 400 and a closed connection."""
 
@@ -128,16 +151,12 @@ class HttpServer:
         self,
         handler: Handler,
         idle_timeout: float,
-        client_name: str | None = None,
         limits: ProxyLimits | None = None,
     ) -> None:
         self._handler = handler
         self._idle_timeout = idle_timeout
         self._limits = limits or ProxyLimits()
         self._header_timeout = self._limits.header_timeout_seconds
-        # The spec lets the admin pin the client certificate's subject as well as its CA
-        # (KMS presents cks.kms.<region>.amazonaws.com).
-        self._client_name = client_name.lower() if client_name else None
         self._connections: dict[asyncio.StreamWriter, _Connection] = {}
         self._server: asyncio.Server | None = None
         self._reaper: asyncio.Task[None] | None = None
@@ -202,14 +221,6 @@ class HttpServer:
         connection = _Connection(writer, loop.time() + self._idle_timeout)
         self._connections[writer] = connection
         try:
-            if self._client_name is not None:
-                ssl_object = writer.get_extra_info("ssl_object")
-                peer = ssl_object.getpeercert() if ssl_object is not None else None
-                if self._client_name not in client_names(peer):
-                    log.warning(
-                        "closing a connection: client certificate is not for %s", self._client_name
-                    )
-                    return
             while await self._one_request(connection, reader, loop):
                 pass
         except _Refused as refusal:
