@@ -170,16 +170,28 @@ def test_external_key_store_through_the_bundled_proxy(tmp_path: Path) -> None:
             server.stop()
 
 
-def test_a_proxy_that_refuses_the_client_certificate_is_a_tls_failure(tmp_path: Path) -> None:
-    """cks without the client certificate the proxy's mTLS asks for: the proxy aborts the
-    handshake with a TLS alert, so the proxy check of CreateCustomKeyStore fails as KMS does on
-    a bad TLS set-up, not as if nothing answered."""
-    proxy_dir = _certificates(tmp_path / "proxy", with_client=False)
+@pytest.mark.parametrize(
+    ("with_client", "client_name", "alert"),
+    [
+        (False, "", "ALERT_CERTIFICATE_REQUIRED"),
+        # us-east-1's client certificate, where the proxy wants another Region's name.
+        (True, 'mtls_client_name = "cks.kms.eu-west-1.amazonaws.com"', "ALERT_BAD_CERTIFICATE"),
+    ],
+    ids=["no client certificate", "another name"],
+)
+def test_a_proxy_that_refuses_the_client_certificate_is_a_tls_failure(
+    tmp_path: Path, with_client: bool, client_name: str, alert: str
+) -> None:
+    """cks without the client certificate the proxy's mTLS asks for, or with one of another
+    name: the proxy aborts the handshake with a TLS alert, so the proxy check of
+    CreateCustomKeyStore fails as KMS does on a bad TLS set-up, not as if nothing answered."""
+    proxy_dir = _certificates(tmp_path / "proxy", with_client=with_client)
     config = f"""
 [server]
 tls_cert = "server.pem"
 tls_key = "server-key.pem"
 mtls_client_ca = "ca.pem"
+{client_name}
 
 [[stores]]
 uri_path_prefix = "{PREFIX}"
@@ -188,7 +200,7 @@ credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]
     proxy = start_proxy(proxy_dir, config)
     server = None
     try:
-        server = _cks_for(tmp_path / "cks", proxy.port, proxy_dir, with_client=False)
+        server = _cks_for(tmp_path / "cks", proxy.port, proxy_dir, with_client=with_client)
         kms = kms_client(server.url, "us-east-1")
         with pytest.raises(ClientError) as raised:
             kms.create_custom_key_store(
@@ -205,7 +217,7 @@ credentials = [{{ access_key_id = "{AKID}", secret_access_key = "{SECRET}" }}]
         error = raised.value.response["Error"]
         assert error["Code"] == "XksProxyUriUnreachableException"
         assert error["Message"].startswith("AWS KMS cannot establish a TLS connection"), error
-        assert "ALERT_CERTIFICATE_REQUIRED" in server.log(), server.log()[-2000:]
+        assert alert in server.log(), server.log()[-2000:]
     finally:
         proxy.stop()
         if server is not None:
