@@ -1,9 +1,10 @@
-"""README's external key store walk-throughs run as written, the way a user runs them: the
+"""README's walk-throughs run as written, the way a user runs them, with the AWS CLI v2: the
 block "an external key store, connected" and then the block "a key in your external key
-store", in one bash session and one folder, with the AWS CLI v2. Only what a user would fill in
-or could not have is changed: the path to cks, free ports instead of 9443 and 4599, and the
-placeholders (`<AccessKeyId>` and `<RawSecretAccessKey>` as `init` wrote them, the
-`<CustomKeyStoreId>` that create-custom-key-store printed)."""
+store", in one bash session and one folder; and the block "a CloudHSM key store, connected" on
+its own. Only what a user would fill in or could not have is changed: the path to cks, free
+ports instead of 9443 and 4599, and the placeholders (`<AccessKeyId>` and
+`<RawSecretAccessKey>` as `init` wrote them, the `<CustomKeyStoreId>` that
+create-custom-key-store printed)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.helpers.server import start_cks_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CKS = f"{sys.executable} -m kmscks"
@@ -95,3 +98,29 @@ echo "=== the second walk-through"
     assert re.search(f"\n{pattern}\n", err), err
     assert "no such job" not in err and "Traceback" not in err, err
     assert done.returncode == 0, (out, err)
+
+
+def test_the_cloudhsm_key_store_walk_through(tmp_path: Path, aws_cli: str) -> None:
+    server = start_cks_server(tmp_path / "server")  # `make run`'s server: no configuration
+    # The block keeps the path in a variable (`CKS=...`): the installed console script.
+    console_script = Path(sys.executable).with_name("cks")
+    assert console_script.exists(), console_script
+    block = _block("cloudhsm-store").replace("/path/to/cks/.venv/bin/cks", str(console_script))
+    block = block.replace("http://127.0.0.1:4599", server.url)
+    script = f"""
+aws() {{ {aws_cli} "$@"; }}
+export AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_ENDPOINT_URL={server.url}   # where `cks cloudhsm` finds the server when not on 4599
+{block}
+"""
+    try:
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=240
+        )
+    finally:
+        server.stop()
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 0, (out, err)
+    assert out.rstrip().endswith("}"), (out, err)
+    assert '"ConnectionState": "CONNECTED"' in out.rsplit('"CustomKeyStores"', 1)[-1], (out, err)
+    assert "Traceback" not in err and "error" not in err.lower(), err
