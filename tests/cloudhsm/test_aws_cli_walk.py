@@ -157,3 +157,11 @@ def test_quickstart_gives_a_cluster_ready_for_a_store(
     )
     assert missing.returncode == 254
     assert "An error occurred (CloudHsmResourceNotFoundException)" in missing.stderr
+    # Each admin command says on stderr what it did, in words (the JSON answer is on stdout).
+    subnet = "subnet-00000000000000003"
+    for command, said in (
+        ("exhaust-subnet", "has no free IP address left (restore-subnet frees them)"),
+        ("restore-subnet", "is back, with its free IP addresses"),
+    ):
+        done = cks_cloudhsm(hsm_server, region, command, "--subnet-id", subnet)
+        assert (done.returncode, done.stderr) == (0, f"{command}: {subnet} {said}.\n")

@@ -80,15 +80,22 @@ def test_list_and_delete_keys(hsm_server: ServerProcess, lab: Lab, kms_side: Kms
     ]
     assert not any(value in json.dumps(listed) for value in sealed)
 
+    said = cks_cloudhsm(hsm_server, region, "list-keys", "--cluster-id", cluster_id).stderr
+    assert said == f"list-keys: 2 key(s) in {cluster_id}.\n"
     deleted = run(hsm_server, region, "delete-key", "--cluster-id", cluster_id, "--label", first)
     assert deleted["Key"]["Label"] == first  # type: ignore[index]
+    said = cks_cloudhsm(
+        hsm_server, region, "delete-key", "--cluster-id", cluster_id, "--key-handle", "0x2"
+    ).stderr
+    assert said == (
+        f"delete-key: deleted the key 0x0000000000000002 labelled {second} from {cluster_id}.\n"
+    )
     with pytest.raises(ServiceError) as raised:
         kms_side.connector.decrypt(ACCOUNT, region, cluster_id, first, iv, tag, body, AAD)
     assert (raised.value.code, raised.value.message) == (
         "KMSInvalidStateException",
         f"The key material for {first} is not available in CloudHSM cluster {cluster_id}.",
     )
-    run(hsm_server, region, "delete-key", "--cluster-id", cluster_id, "--key-handle", "0x2")
     assert run(hsm_server, region, "list-keys", "--cluster-id", cluster_id)["Keys"] == []
 
     message = fails(hsm_server, region, "delete-key", "--cluster-id", cluster_id, "--label", first)
@@ -100,8 +107,12 @@ def test_list_and_delete_keys(hsm_server: ServerProcess, lab: Lab, kms_side: Kms
         message = fails(hsm_server, region, "delete-key", "--cluster-id", cluster_id, *args)
         assert message == (
             "An error occurred (CloudHsmInvalidRequestException): Specify exactly one of"
-            " Label and KeyHandle."
+            " Label (--label) and KeyHandle (--key-handle)."
         )
+    message = fails(
+        hsm_server, region, "delete-key", "--cluster-id", cluster_id, "--key-handle", "0x63"
+    )
+    assert message.endswith(f"The cluster {cluster_id} has no key with handle 0x0000000000000063.")
     message = fails(hsm_server, region, "list-keys", "--cluster-id", "cluster-aaaaaaaaaaa")
     assert "CloudHsmResourceNotFoundException" in message
 

@@ -312,7 +312,9 @@ class CloudHsmAdmin:
     async def delete_key(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         label, handle = params.get("Label"), params.get("KeyHandle")
         if (label is None) == (handle is None):
-            raise invalid_request("Specify exactly one of Label and KeyHandle.")
+            raise invalid_request(
+                "Specify exactly one of Label (--label) and KeyHandle (--key-handle)."
+            )
         cluster = self._cluster(caller, params)
         try:
             row = self._keys.remove_key(

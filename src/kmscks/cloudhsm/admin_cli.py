@@ -152,10 +152,12 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
             command_parser.add_argument(
                 f"--{kebab(member)}", dest=member, required=member in request.get("required", [])
             )
+    quickstart_help = (
+        "Create an ACTIVE two-HSM cluster with a kmsuser, ready for a CloudHSM key store, and"
+        " print its id, the trust anchor file, the password and the command that makes the store."
+    )
     quick = sub.add_parser(
-        "quickstart",
-        help="Create an ACTIVE two-HSM cluster with a kmsuser, ready for a CloudHSM key store.",
-        parents=[common],
+        "quickstart", help=quickstart_help, description=quickstart_help, parents=[common]
     )
     quick.add_argument("--password", help="the kmsuser password (default: a fresh random one)")
     quick.add_argument(
@@ -163,8 +165,17 @@ def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
         type=Path,
         help="where to write the trust anchor certificate (default: ./<cluster-id>-customerCA.crt)",
     )
-    quick.add_argument("--hsm-type", default="hsm2m.medium")
-    quick.add_argument("--subnet-ids", nargs=2, default=list(DEFAULT_SUBNETS), metavar="SUBNET")
+    quick.add_argument(
+        "--hsm-type", default="hsm2m.medium", help="the cluster's HSM type (default: hsm2m.medium)"
+    )
+    quick.add_argument(
+        "--subnet-ids",
+        nargs=2,
+        default=list(DEFAULT_SUBNETS),
+        metavar="SUBNET",
+        help="two subnets in different Availability Zones, one HSM in each"
+        f" (default: {' '.join(DEFAULT_SUBNETS)})",
+    )
     return parser
 
 
@@ -201,8 +212,24 @@ def _confirmation(command: str, answer: dict[str, Any]) -> str:
             "store the new one: `cks kms update-custom-key-store --key-store-password ...` "
             "while it is disconnected."
         )
-    subject = answer.get("SubnetId") or cluster
-    return f"{command}: done for {subject} (now {answer.get('State', '?')})."
+    if command == "list-keys":
+        return f"list-keys: {len(answer.get('Keys', []))} key(s) in {cluster}."
+    if command == "delete-key":
+        key = answer.get("Key", {})
+        return (
+            f"delete-key: deleted the key {key.get('KeyHandle')} labelled {key.get('Label')}"
+            f" from {cluster}."
+        )
+    subnet = answer.get("SubnetId")
+    if subnet is not None:
+        done = {
+            "delete-subnet": "is deleted (restore-subnet brings it back)",
+            "exhaust-subnet": "has no free IP address left (restore-subnet frees them)",
+            "restore-subnet": "is back, with its free IP addresses",
+        }
+        return f"{command}: {subnet} {done.get(command, 'changed')}."
+    state = answer.get("State")
+    return f"{command}: done for {cluster}" + (f" (now {state})." if state else ".")
 
 
 def main(argv: list[str]) -> int:

@@ -209,5 +209,5 @@ class ClusterKeys:
                 assert row.seq is not None
                 if self._tables.delete_key(row.seq, self._control.now()):
                     return row
-        which = f"labelled {label}" if label is not None else f"with handle {handle}"
+        which = f"labelled {label}" if handle is None else f"with handle {format_handle(handle)}"
         raise HsmFailure(KEY_NOT_FOUND, f"The cluster {cluster_id} has no key {which}.")
