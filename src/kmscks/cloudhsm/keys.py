@@ -103,9 +103,12 @@ class ClusterKeys:
         }
         return access, zones, key
 
-    def active_zones(self, cluster: Cluster) -> set[str]:
-        """The Availability Zones of the cluster's active HSMs (none if it is gone)."""
-        return self._read(cluster)[1]
+    def create_requirements(self, cluster: Cluster) -> tuple[set[str], bool]:
+        """What CreateKey checks before it asks the cluster for a key: the Availability Zones
+        of the cluster's active HSMs (none if it is gone) and whether its security group
+        allows KMS in (TCP 2223-2225; true for a cluster that is gone)."""
+        access, zones, _ = self._read(cluster)
+        return zones, access is None or bool(access.security_group_ok)
 
     def _session(self, cluster: Cluster, label: str | None = None) -> LiveKey | None:
         """A PKCS#11 session logged in as kmsuser, or the reason there is none; and the live

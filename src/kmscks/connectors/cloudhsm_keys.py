@@ -69,11 +69,19 @@ def _error(
     return ServiceError(code, message(cluster_id, key_arn))
 
 
-def _invalid_configuration(cluster_id: str) -> ServiceError:
+def _too_few_hsms(cluster_id: str) -> ServiceError:
     return ServiceError(
         "CloudHsmClusterInvalidConfigurationException",
         f"The CloudHSM cluster {cluster_id} must contain at least two active HSMs in different"
         " Availability Zones.",
+    )
+
+
+def _security_group_closed(cluster_id: str) -> ServiceError:
+    return ServiceError(
+        "CloudHsmClusterInvalidConfigurationException",
+        f"The security group of the CloudHSM cluster {cluster_id} must allow TCP traffic on"
+        " ports 2223-2225.",
     )
 
 
@@ -94,8 +102,15 @@ class CloudHsmKeyConnector:
         """A persistent, non-extractable AES-256 key labelled `key_arn`, owned by kmsuser."""
         cluster = Cluster(Owner(account_id, region), cluster_id)
         # CreateKey needs two active HSMs in different zones; a crypto call needs one (§3.3).
-        if len(self._keys.active_zones(cluster)) < 2:
-            raise _invalid_configuration(cluster_id)
+        # A security group without KMS's rules is a configuration requirement too, in the
+        # model's own description of CloudHsmClusterInvalidConfigurationException (CreateKey's
+        # error list has it, not KMSInvalidStateException); cryptography with existing keys
+        # reads it as the network (§7.3).
+        zones, security_group_ok = self._keys.create_requirements(cluster)
+        if len(zones) < 2:
+            raise _too_few_hsms(cluster_id)
+        if not security_group_ok:
+            raise _security_group_closed(cluster_id)
         try:
             self._keys.create_key(cluster, key_arn)
         except HsmFailure as failure:
