@@ -157,14 +157,32 @@ _SECTIONS = {
 }
 
 
+# Settings whose values are secrets: an error about them never quotes the value.
+_SECRET_SETTINGS = frozenset({"secret_access_key", "master_key"})
+
+
 def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = table.pop(key)
+    shown = "a secret value" if key in _SECRET_SETTINGS else repr(value)
     if isinstance(value, bool) and kind in (int, float):
-        raise ConfigError(f"{where}.{key} must be a number, not {value!r}")
+        raise ConfigError(f"{where}.{key} must be a number, not {shown}")
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ConfigError(f"{where}.{key} must be of type {names}, not {value!r}")
+        raise ConfigError(f"{where}.{key} must be of type {names}, not {shown}")
     return value
+
+
+def _entry(item: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+    """An array-of-tables entry as a dict, its setting names checked: unknown ones first (a
+    misspelt required setting is reported by the name it was given), then missing ones."""
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be a table")
+    table = dict(item)
+    _no_leftovers({k: v for k, v in table.items() if k not in (*required, *optional)}, where)
+    missing = [name for name in required if name not in table]
+    if missing:
+        raise ConfigError(f"{where} needs {', '.join(missing)}")
+    return table
 
 
 def _no_leftovers(table: dict[str, Any], where: str) -> None:
@@ -183,7 +201,9 @@ def _credentials(items: Any, builtin: Credential) -> tuple[Credential, ...]:
     found = [builtin]
     for index, item in enumerate(items):
         where = f"credentials[{index}]"
-        table = dict(item)
+        table = _entry(
+            item, where, ("access_key_id", "secret_access_key", "account_id"), ("principal_arn",)
+        )
         credential = Credential(
             _take(table, "access_key_id", str, where),
             _take(table, "secret_access_key", str, where),
@@ -230,7 +250,34 @@ def _xks(table: dict[str, Any], base: Path) -> XksSettings:
     _no_leftovers(table, "[xks]")
     if ("client_cert" in settings) != ("client_key" in settings):
         raise ConfigError("xks.client_cert and xks.client_key go together")
+    _check_tls_files(
+        settings.get("ca_bundle"), settings.get("client_cert"), settings.get("client_key")
+    )
     return XksSettings(**settings)
+
+
+def _check_tls_files(ca_bundle: Path | None, cert: Path | None, key: Path | None) -> None:
+    """Load the [xks] TLS files once at start-up, so a missing or unreadable one stops the
+    server with its name instead of failing every request to a proxy later."""
+    import ssl
+
+    context = ssl.create_default_context()
+    for name, path in (("ca_bundle", ca_bundle), ("client_cert", cert), ("client_key", key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"xks.{name}: no such file: {path}")
+    try:
+        if ca_bundle is not None:
+            context.load_verify_locations(ca_bundle)
+    except (ssl.SSLError, OSError) as error:
+        raise ConfigError(f"xks.ca_bundle: not a PEM certificate bundle: {ca_bundle} ({error})")
+    try:
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as error:
+        raise ConfigError(
+            f"xks.client_cert / xks.client_key: not a PEM certificate and its key: {cert},"
+            f" {key} ({error})"
+        )
 
 
 def _vpc_services(items: Any) -> tuple[VpcEndpointService, ...]:
@@ -239,7 +286,12 @@ def _vpc_services(items: Any) -> tuple[VpcEndpointService, ...]:
     services = []
     for index, item in enumerate(items):
         where = f"vpc_endpoint_services[{index}]"
-        table = dict(item)
+        table = _entry(
+            item,
+            where,
+            ("name", "owner", "private_dns_name", "address"),
+            ("acceptance_required", "availability_zones", "private_dns_verified", "allows_kms"),
+        )
         values: dict[str, Any] = {
             name: _take(table, name, str, where)
             for name in ("name", "owner", "private_dns_name", "address")
@@ -266,7 +318,7 @@ def _cloudhsm(table: dict[str, Any]) -> CloudHsmSettings:
     subnets = []
     for index, item in enumerate(table.pop("subnets", [])):
         where = f"cloudhsm.subnets[{index}]"
-        entry = dict(item)
+        entry = _entry(item, where, ("id", "availability_zone"), ("vpc_id", "free_addresses"))
         subnet: dict[str, Any] = {
             "id": _take(entry, "id", str, where),
             "availability_zone": _take(entry, "availability_zone", str, where),

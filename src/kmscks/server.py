@@ -63,13 +63,24 @@ def _port_in_use(host: str, port: int) -> str | None:
     return None
 
 
+def _port(text: str) -> int:
+    """A TCP port number, refused by argparse (exit 2) before anything is created."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cks serve", description="Serve the AWS KMS custom key store API (AWS JSON 1.1)."
     )
     parser.add_argument("--version", action="version", version=version_string())
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=4599, help="port to listen on (4599)")
+    parser.add_argument("--port", type=_port, default=4599, help="port to listen on (4599)")
     store = parser.add_mutually_exclusive_group()
     store.add_argument(
         "--data-dir",
@@ -143,6 +154,9 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("cks serve: --workers must be at least 1\n")
         return 2
     data_dir = (args.key_dir or args.data_dir or default_data_dir()).resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        sys.stderr.write(f"cks serve: {data_dir} is not a directory\n")
+        return 2
     config_path = args.config.resolve() if args.config else None
     guard = serverdata.StartGuard(data_dir)
     try:

@@ -33,6 +33,23 @@ def serve(*args: str) -> subprocess.CompletedProcess[str]:
             "12 digits",
         ),
         ("[server]\nmaster_key = 'c2hvcnQ='\n", "32 bytes"),
+        # A misspelt required setting is named as written, then the one that is missing.
+        (
+            "[[credentials]]\naccess_key_id='A'\nsecret_acces_key='s'\naccount_id='1'\n",
+            "unknown setting(s) in credentials[0]: secret_acces_key",
+        ),
+        ("[[credentials]]\naccess_key_id='A'\naccount_id='1'\n", "needs secret_access_key"),
+        ("[[vpc_endpoint_services]]\nname = 'x'\n", "needs owner, private_dns_name, address"),
+        ("[[cloudhsm.subnets]]\nid = 'subnet-1'\n", "needs availability_zone"),
+        ("[[credentials]]\n", "needs access_key_id, secret_access_key, account_id"),
+        ("credentials = ['x']\n", "credentials[0] must be a table"),
+        # TLS files are loaded at start-up: a missing or broken one is named there.
+        ("[xks]\nca_bundle = 'nope.pem'\n", "xks.ca_bundle: no such file: "),
+        ("[xks]\nca_bundle = 'cks.toml'\n", "xks.ca_bundle: not a PEM certificate bundle"),
+        (
+            "[xks]\nclient_cert = 'cks.toml'\nclient_key = 'cks.toml'\n",
+            "xks.client_cert / xks.client_key: not a PEM certificate and its key",
+        ),
     ],
 )
 def test_bad_config_files(tmp_path: Path, config: str, message: str) -> None:
@@ -42,6 +59,31 @@ def test_bad_config_files(tmp_path: Path, config: str, message: str) -> None:
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_config_error_never_shows_a_secret(tmp_path: Path) -> None:
+    path = tmp_path / "cks.toml"
+    path.write_text(
+        "[[credentials]]\naccess_key_id='A'\nsecret_access_key=123456789\naccount_id='1'\n"
+    )
+    result = serve("--config", str(path), "--data-dir", str(tmp_path / "data"), "--port", "1")
+    assert result.returncode == 2
+    assert "credentials[0].secret_access_key must be of type str" in result.stderr
+    assert "123456789" not in result.stderr
+
+
+def test_a_bad_port_or_data_dir_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for port in ("99999", "-1", "http"):
+        result = serve("--port", port, "--data-dir", str(data))
+        assert (result.returncode, "Traceback" in result.stderr) == (2, False), result.stderr
+        assert "--port" in result.stderr
+        assert not data.exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine")
+    result = serve("--data-dir", str(a_file), "--port", "1")
+    assert (result.returncode, result.stderr) == (2, f"cks serve: {a_file} is not a directory\n")
+    assert a_file.read_text() == "mine"
 
 
 def test_bad_databases_and_options(tmp_path: Path) -> None:
