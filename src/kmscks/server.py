@@ -170,6 +170,7 @@ def main(argv: list[str]) -> int:
             deleted = serverdata.reset(args.database_url, data_dir, bool(config.master_key))
             sys.stderr.write(f"cks serve: reset: deleted {', '.join(deleted) or 'nothing'}\n")
             guard = serverdata.StartGuard(data_dir)
+        serverdata.hold_while_serving(data_dir)
         load_master_key(config.master_key, data_dir)
         open_store(args.database_url, data_dir).close()  # creates or upgrades the schema
         busy = _port_in_use(args.host, args.port)

@@ -208,6 +208,28 @@ def test_reset_yes_starts_empty(tmp_path: Path, kind: str, request: pytest.Fixtu
     assert (data / "cks-test.toml").exists()  # the folder's other files stay
 
 
+def test_reset_is_refused_while_a_server_runs_on_the_data_dir(tmp_path: Path) -> None:
+    """A reset under a running server would delete the files it writes to: what it then
+    acknowledged would be lost. It is refused until that server stops."""
+    from tests.helpers.server import start_cks_server
+
+    data = tmp_path / "data"
+    running = start_cks_server(tmp_path, VPC_CONFIG, data_dir=data)
+    try:
+        _create_store(running.url, "kept: the reset is refused")
+        result = serve("--reset", "--yes", "--data-dir", str(data), "--port", "1")
+        assert (result.returncode, "Traceback" in result.stderr) == (2, False), result.stderr
+        assert f"another cks serve is running on {data}: stop it before --reset" in result.stderr
+        assert _store_count(running.url) == 1
+    finally:
+        running.stop()
+    again = start_cks_server(tmp_path, VPC_CONFIG, data_dir=data, extra_args=("--reset", "--yes"))
+    try:
+        assert _store_count(again.url) == 0  # once it stopped, the reset goes ahead
+    finally:
+        again.stop()
+
+
 def test_reset_without_yes_and_without_a_terminal_deletes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
