@@ -6,13 +6,15 @@ timeout, never left open until the idle timeout of a well-behaved connection."""
 from __future__ import annotations
 
 import socket
+import ssl
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fuzz.wire import exchange, status_of
 from tests.xksproxy.conftest import SharedProxy
-from tests.xksproxy.xks_helpers import ProxyProcess, start_proxy, store_toml
+from tests.xksproxy.xks_helpers import ProxyProcess, make_tls, start_proxy, store_toml
 
 LIMITS = """
 [limits]
@@ -141,6 +143,76 @@ def test_connections_over_the_cap_are_closed(plain_proxy: ProxyProcess) -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.fixture(scope="module")
+def capped_tls_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    """A TLS proxy with a cap of 4 connections and a handshake timeout (10 s) far longer than
+    the second a connection over the cap may stay open."""
+    directory = tmp_path_factory.mktemp("capped-tls-proxy")
+    tls = make_tls(directory)
+    proxy = start_proxy(
+        directory,
+        '[server]\ntls_cert = "server.pem"\ntls_key = "server-key.pem"\n'
+        + store_toml("/software", "software")
+        + "\n[limits]\nmax_connections = 4\n",
+    )
+    proxy.ca = tls.ca_path
+    yield proxy
+    proxy.stop()
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server ends `sock` (EOF or reset) within `seconds`, without a byte."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def _tls_ping(proxy: ProxyProcess) -> bytes:
+    assert proxy.ca is not None
+    context = ssl.create_default_context(cafile=str(proxy.ca))
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+    with raw, context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(PING + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := tls.recv(4096):
+            answer += chunk
+        return answer
+
+
+def test_silent_tls_connections_over_the_cap_are_closed_at_once(
+    capped_tls_proxy: ProxyProcess,
+) -> None:
+    """A connection counts from accept, not from the end of its TLS handshake: TCP connections
+    that never send a ClientHello fill the cap, and the next ones are closed at once."""
+    port = capped_tls_proxy.port
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    try:
+        time.sleep(0.3)  # let the proxy accept them all
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port)) as extra:
+                assert _closed_within(extra, 1.0)
+        assert not any(_closed_within(sock, 0.05) for sock in held)  # the first 4 are kept
+        assert "closing a connection: 4 are open already" in capped_tls_proxy.log()
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 3
+    while True:  # the silent ones' slots come free as the proxy sees them close
+        try:
+            answer = _tls_ping(capped_tls_proxy)
+            break
+        except (ConnectionError, ssl.SSLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert status_of(answer) == 200 and answer.endswith(b"pong")
+    assert "Traceback" not in capped_tls_proxy.log()
 
 
 def test_still_serves_after_the_abuse(plain_proxy: ProxyProcess) -> None:

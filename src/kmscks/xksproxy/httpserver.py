@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kmscks.xksproxy.app import Response, error_response
 from kmscks.xksproxy.config import ProxyLimits
@@ -103,15 +103,62 @@ def tls_context(
     return context
 
 
-class _AlertingSSLProtocol(asyncio.sslproto.SSLProtocol):
-    """asyncio's TLS protocol, except that a failed handshake sends the peer its fatal alert.
+class _Gate:
+    """The connections open at once, counted from accept to close, and the cap on them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count a new connection, or close it at once (False) when the cap is reached."""
+        if self.open >= self.limit:
+            log.warning("closing a connection: %d are open already", self.open)
+            cast(asyncio.Transport, transport).abort()  # the listening socket's own transport
+            return False
+        self.open += 1
+        return True
+
+
+class _Counted:
+    """A connection's protocol that is counted by its server's gate from accept to close.
+
+    Mixed into the protocol the listening socket's transport talks to (TLS or plain), because
+    that one sees `connection_made` as soon as a connection is accepted and `connection_lost`
+    whatever ends it. The stream handler runs only after a TLS handshake (and not at all when
+    it fails), so counting there let silent clients hold connections past the cap until the
+    handshake timeout.
+    """
+
+    gate: _Gate
+    admitted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.admitted = self.gate.admit(transport)
+        if self.admitted:
+            super().connection_made(transport)  # type: ignore[misc]
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self.admitted:
+            self.admitted = False
+            self.gate.open -= 1
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+class _PlainProtocol(_Counted, asyncio.StreamReaderProtocol):
+    """A plain-HTTP connection: asyncio's stream protocol, counted."""
+
+
+class _TlsProtocol(_Counted, asyncio.sslproto.SSLProtocol):
+    """asyncio's TLS protocol, counted, and a failed handshake sends the peer its fatal alert.
 
     OpenSSL writes the alert (unknown_ca, certificate_expired, certificate_required...) into
     the protocol's outgoing buffer, and asyncio before CPython gh-98078 (Python 3.11 included)
     closes the socket without sending it: a client whose certificate is refused sees the
     connection drop instead of the reason. The spec asks a proxy to abort the handshake on a
     wrong client certificate, which is the alert. Sending it first is harmless where asyncio
-    already does (the buffer is then empty).
+    already does (the buffer is then empty). `HttpServer._protocol` builds one per accepted
+    connection, so nothing in asyncio is patched.
     """
 
     def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
@@ -119,14 +166,6 @@ class _AlertingSSLProtocol(asyncio.sslproto.SSLProtocol):
             with contextlib.suppress(Exception):  # best effort: the connection is going anyway
                 self._process_outgoing()  # type: ignore[attr-defined]
         super()._on_handshake_complete(handshake_exc)
-
-
-def send_handshake_alerts() -> None:
-    """Make this process's asyncio TLS servers send their handshake alerts (above).
-
-    asyncio's event loop builds the protocol from `asyncio.sslproto.SSLProtocol` for every TLS
-    connection it accepts; the proxy process serves nothing else over TLS."""
-    asyncio.sslproto.SSLProtocol = _AlertingSSLProtocol  # type: ignore[misc]
 
 
 class _Refused(Exception):
@@ -162,18 +201,38 @@ class HttpServer:
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int, context: ssl.SSLContext | None) -> int:
-        if context is not None:
-            send_handshake_alerts()
-        self._server = await asyncio.start_server(
-            self._connection,
-            host,
-            port,
-            ssl=context,
-            ssl_handshake_timeout=self._limits.header_timeout_seconds if context else None,
-            reuse_address=True,
+        # The server is made with its own protocols, not `asyncio.start_server(ssl=...)`, so
+        # that the connection cap counts a TLS connection from accept, not from the end of
+        # its handshake (see `_Counted`).
+        gate = _Gate(self._limits.max_connections)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: self._protocol(loop, gate, context), host, port, reuse_address=True
         )
-        self._reaper = asyncio.get_running_loop().create_task(self._reap())
+        self._reaper = loop.create_task(self._reap())
         return int(self._server.sockets[0].getsockname()[1])
+
+    def _protocol(
+        self, loop: asyncio.AbstractEventLoop, gate: _Gate, context: ssl.SSLContext | None
+    ) -> asyncio.BaseProtocol:
+        """What `asyncio.start_server` builds for a connection, with `ssl=context`, counted."""
+        reader = asyncio.StreamReader(loop=loop)
+        if context is None:
+            plain = _PlainProtocol(reader, self._connection, loop=loop)
+            plain.gate = gate
+            return plain
+        stream = asyncio.StreamReaderProtocol(reader, self._connection, loop=loop)
+        tls = _TlsProtocol(
+            loop,
+            stream,
+            context,
+            None,  # type: ignore[arg-type]  # no waiter: the handler starts after the handshake
+            server_side=True,
+            # typeshed says int; asyncio takes any positive number of seconds
+            ssl_handshake_timeout=self._limits.header_timeout_seconds,  # type: ignore[arg-type]
+        )
+        tls.gate = gate
+        return tls
 
     async def close(self) -> None:
         """Stop listening and end every connection at once.
@@ -213,10 +272,6 @@ class HttpServer:
                     writer.transport.abort()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= self._limits.max_connections:
-            log.warning("closing a connection: %d are open already", len(self._connections))
-            writer.transport.abort()
-            return
         loop = asyncio.get_running_loop()
         connection = _Connection(writer, loop.time() + self._idle_timeout)
         self._connections[writer] = connection
