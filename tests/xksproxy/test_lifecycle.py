@@ -213,6 +213,33 @@ def test_missing_config_file(tmp_path):
     assert done.returncode == 2 and "cannot read" in done.stderr
 
 
+@pytest.mark.parametrize("setting", ["tls_cert", "tls_key", "mtls_client_ca"])
+def test_missing_tls_file_is_named(tmp_path, setting):
+    """ssl's own error names neither the file nor the setting; exit 1 as docs/xks-proxy.md
+    says for TLS files that cannot be loaded."""
+    make_tls(tmp_path)
+    files = {"tls_cert": "server.pem", "tls_key": "server-key.pem", "mtls_client_ca": "ca.pem"}
+    files[setting] = "missing.pem"
+    server = "".join(f'{name} = "{file}"\n' for name, file in files.items())
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\n" + server + store_toml("", "software"))
+    done = _run_cli("--config", str(config))
+    missing = config.resolve().parent / "missing.pem"
+    assert done.returncode == 1, done.stderr
+    assert f"cks xks-proxy: server.{setting}: no such file: {missing}\n" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreadable_tls_file_is_named(tmp_path):
+    make_tls(tmp_path)
+    text = '[server]\ntls_cert = "server.pem"\ntls_key = "."\n' + store_toml("", "software")
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    done = _run_cli("--config", str(config))
+    assert done.returncode == 1, done.stderr
+    assert f"server.tls_key: cannot read {config.resolve().parent}: Is a directory" in done.stderr
+
+
 def test_wrong_pin_is_unavailable(tmp_path):
     token = make_token(tmp_path / "hsm", label="pinned")
     text = store_toml("", "pkcs11") + (
