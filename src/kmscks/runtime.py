@@ -200,6 +200,9 @@ def create_app() -> RsgiApp:
 
     limits = process.config.http_limits
     body_limits = BodyLimits(
-        limits.max_request_bytes, limits.body_timeout_seconds, limits.max_body_buffer_bytes
+        limits.max_request_bytes,
+        limits.body_timeout_seconds,
+        limits.max_body_buffer_bytes,
+        limits.max_header_bytes,
     )
     return RsgiApp(process.handler, on_start, on_stop, body_limits)
