@@ -214,6 +214,8 @@ def main(argv: list[str]) -> int:
         log_access=False,
         respawn_failed_workers=True,
         # The limits granian enforces itself (docs/operations.md); api/rsgi.py does the rest.
+        # Its buffer refuses a head once max_header_bytes of it are in without its end, but a
+        # head that arrives in one read can pass it, so api/rsgi.py counts each head exactly.
         http1_settings=HTTP1Settings(
             header_read_timeout=int(limits.header_timeout_seconds * 1000),
             max_buffer_size=limits.max_header_bytes,

@@ -69,7 +69,8 @@ def head_size(scope: Any, headers: Any) -> int:
     """The size of the request line and headers in their usual form: `METHOD target
     HTTP/1.1` CRLF, `name: value` CRLF for each header, the blank line. Exact for such a head;
     granian hands over the path percent-decoded and the values without surrounding spaces, so
-    those count as decoded. ~0.7 us for a signed KMS request's ten headers (docs/operations.md)."""
+    those count as decoded. ~0.7 us for a signed KMS request's ten headers (measured in a
+    granian worker), where a dict copy of the headers would cost ~10 us."""
     names = headers.keys()
     query = scope.query_string
     return (
