@@ -240,6 +240,29 @@ def test_unreadable_tls_file_is_named(tmp_path):
     assert f"server.tls_key: cannot read {config.resolve().parent}: Is a directory" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"tls_cert": "config.toml"},
+            "server.tls_cert / server.tls_key: not a PEM certificate and its key: ",
+        ),
+        ({"tls_key": "server.pem"}, "server.tls_cert / server.tls_key: not a PEM certificate"),
+        ({"mtls_client_ca": "config.toml"}, "server.mtls_client_ca: not a PEM certificate bundle"),
+    ],
+)
+def test_a_tls_file_that_is_not_pem_is_named(tmp_path, files, message):
+    make_tls(tmp_path)
+    named = {"tls_cert": "server.pem", "tls_key": "server-key.pem", **files}
+    server = "".join(f'{name} = "{file}"\n' for name, file in named.items())
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\n" + server + store_toml("", "software"))
+    done = _run_cli("--config", str(config))
+    assert done.returncode == 1, done.stderr
+    assert f"cks xks-proxy: {message}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_wrong_pin_is_unavailable(tmp_path):
     token = make_token(tmp_path / "hsm", label="pinned")
     text = store_toml("", "pkcs11") + (

@@ -89,13 +89,25 @@ def tls_context(
     # TLS 1.2 suites the spec requires (ECDHE + AES-256-GCM) plus their siblings; TLS 1.3
     # suites are OpenSSL's defaults, which include TLS_AES_256_GCM_SHA384.
     context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
-    context.load_cert_chain(cert, key)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as error:  # OpenSSL's own words name neither the files nor the settings
+        raise OSError(
+            f"server.tls_cert / server.tls_key: not a PEM certificate and its key: {cert},"
+            f" {key} ({error.reason or error})"
+        ) from None
     context.set_alpn_protocols(["http/1.1"])
     if client_ca is not None:
         # OpenSSL checks the chain, the validity period and the name during the handshake, so
         # an expired, foreign or misnamed certificate never reaches the application.
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(client_ca)
+        try:
+            context.load_verify_locations(client_ca)
+        except ssl.SSLError as error:
+            raise OSError(
+                f"server.mtls_client_ca: not a PEM certificate bundle: {client_ca}"
+                f" ({error.reason or error})"
+            ) from None
         if client_name is not None:
             context.client_name = client_name
             context.hostname_checks_common_name = True
