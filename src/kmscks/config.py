@@ -210,7 +210,6 @@ def _credentials(items: Any, builtin: Credential) -> tuple[Credential, ...]:
             _take(table, "account_id", str, where),
         )
         principal_arn = table.pop("principal_arn", credential.principal_arn)
-        _no_leftovers(table, where)
         if not (len(credential.account_id) == 12 and credential.account_id.isdigit()):
             raise ConfigError(f"{where}.account_id must be 12 digits")
         arn = _PRINCIPAL_ARN.fullmatch(str(principal_arn))
@@ -304,7 +303,6 @@ def _vpc_services(items: Any) -> tuple[VpcEndpointService, ...]:
         ):
             if name in table:
                 values[name] = _take(table, name, kind, where)
-        _no_leftovers(table, where)
         services.append(VpcEndpointService(**values))
     return tuple(services)
 
@@ -327,7 +325,6 @@ def _cloudhsm(table: dict[str, Any]) -> CloudHsmSettings:
             subnet["vpc_id"] = _take(entry, "vpc_id", str, where)
         if "free_addresses" in entry:
             subnet["free_addresses"] = _take(entry, "free_addresses", int, where)
-        _no_leftovers(entry, where)
         subnets.append(Subnet(**subnet))
     values["subnets"] = tuple(subnets)
     _no_leftovers(table, "[cloudhsm]")

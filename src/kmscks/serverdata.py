@@ -107,7 +107,7 @@ class StartGuard:
             return
         for name in (*SQLITE_FILES, KEY_FILE, LOCK_FILE):
             if name not in self._existing:
-                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                with contextlib.suppress(FileNotFoundError):
                     (self._data_dir / name).unlink()
 
 
