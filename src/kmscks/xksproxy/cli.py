@@ -130,28 +130,9 @@ def _tls(server: ServerConfig) -> ssl.SSLContext | None:
     """The server's TLS context, or None for plain HTTP."""
     if not (server.tls_cert and server.tls_key):
         return None
-    for name in ("tls_cert", "tls_key", "mtls_client_ca"):
-        _check_readable(f"server.{name}", getattr(server, name))
     return tls_context(
         server.tls_cert, server.tls_key, server.mtls_client_ca, server.mtls_client_name
     )
-
-
-def _check_readable(setting: str, path: Path | None) -> None:
-    """Raise an OSError naming `setting` and `path` if the file cannot be read.
-
-    ssl's loaders report a missing file as a bare "[Errno 2] No such file or directory", with
-    neither the file nor which of the three settings it came from. An OSError, like the
-    loaders' own, keeps the exit code docs/xks-proxy.md gives for unloadable TLS files (1).
-    """
-    if path is None:
-        return
-    try:
-        path.open("rb").close()
-    except FileNotFoundError:
-        raise OSError(f"{setting}: no such file: {path}") from None
-    except OSError as exc:
-        raise OSError(f"{setting}: cannot read {path}: {exc.strerror}") from None
 
 
 def _reload(path: Path, proxy: Proxy, why: str) -> None:

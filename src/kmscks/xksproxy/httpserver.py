@@ -78,12 +78,32 @@ class _ClientNameContext(ssl.SSLContext):
         return super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
 
 
+def _check_readable(setting: str, path: Path | None) -> None:
+    """Raise an OSError naming `setting` and `path` if the file cannot be read.
+
+    ssl's loaders report a missing file as a bare "[Errno 2] No such file or directory", with
+    neither the file nor which of the three settings it came from. An OSError, like the
+    loaders' own, keeps the exit code docs/xks-proxy.md gives for unloadable TLS files (1).
+    """
+    if path is None:
+        return
+    try:
+        path.open("rb").close()
+    except FileNotFoundError:
+        raise OSError(f"{setting}: no such file: {path}") from None
+    except OSError as exc:
+        raise OSError(f"{setting}: cannot read {path}: {exc.strerror}") from None
+
+
 def tls_context(
     cert: Path, key: Path, client_ca: Path | None, client_name: str | None = None
 ) -> ssl.SSLContext:
     """TLS 1.2+ with the spec's suites; with `client_ca`, a client certificate is mandatory,
     and with `client_name` it must also carry that name (a DNS name in its subject alternative
-    names, or its common name when it has none)."""
+    names, or its common name when it has none). A file that cannot be read or loaded is an
+    OSError naming its `[server]` setting and path."""
+    for setting, path in (("tls_cert", cert), ("tls_key", key), ("mtls_client_ca", client_ca)):
+        _check_readable(f"server.{setting}", path)
     context = _ClientNameContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     # TLS 1.2 suites the spec requires (ECDHE + AES-256-GCM) plus their siblings; TLS 1.3
