@@ -213,16 +213,22 @@ def test_missing_config_file(tmp_path):
     assert done.returncode == 2 and "cannot read" in done.stderr
 
 
+def _tls_config(tmp_path, **files):
+    """A proxy config (config.toml) beside make_tls's files, with `files` replacing them."""
+    make_tls(tmp_path)
+    named = {"tls_cert": "server.pem", "tls_key": "server-key.pem", **files}
+    server = "".join(f'{name} = "{file}"\n' for name, file in named.items())
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\n" + server + store_toml("", "software"))
+    return config
+
+
 @pytest.mark.parametrize("setting", ["tls_cert", "tls_key", "mtls_client_ca"])
 def test_missing_tls_file_is_named(tmp_path, setting):
     """ssl's own error names neither the file nor the setting; exit 1 as docs/xks-proxy.md
     says for TLS files that cannot be loaded."""
-    make_tls(tmp_path)
-    files = {"tls_cert": "server.pem", "tls_key": "server-key.pem", "mtls_client_ca": "ca.pem"}
-    files[setting] = "missing.pem"
-    server = "".join(f'{name} = "{file}"\n' for name, file in files.items())
-    config = tmp_path / "config.toml"
-    config.write_text("[server]\n" + server + store_toml("", "software"))
+    files = {"mtls_client_ca": "ca.pem", setting: "missing.pem"}
+    config = _tls_config(tmp_path, **files)
     done = _run_cli("--config", str(config))
     missing = config.resolve().parent / "missing.pem"
     assert done.returncode == 1, done.stderr
@@ -231,10 +237,7 @@ def test_missing_tls_file_is_named(tmp_path, setting):
 
 
 def test_unreadable_tls_file_is_named(tmp_path):
-    make_tls(tmp_path)
-    text = '[server]\ntls_cert = "server.pem"\ntls_key = "."\n' + store_toml("", "software")
-    config = tmp_path / "config.toml"
-    config.write_text(text)
+    config = _tls_config(tmp_path, tls_key=".")
     done = _run_cli("--config", str(config))
     assert done.returncode == 1, done.stderr
     assert f"server.tls_key: cannot read {config.resolve().parent}: Is a directory" in done.stderr
@@ -252,12 +255,7 @@ def test_unreadable_tls_file_is_named(tmp_path):
     ],
 )
 def test_a_tls_file_that_is_not_pem_is_named(tmp_path, files, message):
-    make_tls(tmp_path)
-    named = {"tls_cert": "server.pem", "tls_key": "server-key.pem", **files}
-    server = "".join(f'{name} = "{file}"\n' for name, file in named.items())
-    config = tmp_path / "config.toml"
-    config.write_text("[server]\n" + server + store_toml("", "software"))
-    done = _run_cli("--config", str(config))
+    done = _run_cli("--config", str(_tls_config(tmp_path, **files)))
     assert done.returncode == 1, done.stderr
     assert f"cks xks-proxy: {message}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
